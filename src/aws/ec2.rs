@@ -1,0 +1,548 @@
+//! EC2 calls: VPCs, security groups and their rules, interface VPC
+//! endpoints, network interfaces and tags.
+//!
+//! Each function makes one kind of call, maps the SDK's types to the small
+//! types below, and turns failures into [`AwsError`]. No Terraform types here.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcEndpointType,
+};
+use aws_sdk_ec2::Client;
+
+use super::errors::AwsError;
+
+/// One ingress rule of a managed security group: TCP on `port` from `cidr`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IngressRule {
+    pub port: u16,
+    pub cidr: String,
+}
+
+/// The parts of a security group the provider manages.
+#[derive(Clone, Debug, Default)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub vpc_id: String,
+    /// Single-port TCP ingress rules from CIDR blocks. Rules of other shapes
+    /// (port ranges, other protocols, group sources) are left out.
+    pub ingress: Vec<IngressRule>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An interface VPC endpoint as DescribeVpcEndpoints returns it.
+#[derive(Clone, Debug, Default)]
+pub struct VpcEndpoint {
+    pub id: String,
+    /// As AWS spells it, such as `available` or `pendingAcceptance`.
+    pub state: String,
+    pub vpc_id: String,
+    pub service_name: String,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub network_interface_ids: Vec<String>,
+    pub dns_entries: Vec<DnsEntry>,
+    pub private_dns_enabled: bool,
+    pub owner_id: String,
+    pub tags: BTreeMap<String, String>,
+    /// AWS's explanation when the endpoint failed, as "CODE: message".
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsEntry {
+    pub dns_name: String,
+    pub hosted_zone_id: String,
+}
+
+/// What CreateVpcEndpoint needs for an interface endpoint.
+#[derive(Clone, Debug)]
+pub struct NewInterfaceEndpoint<'a> {
+    pub vpc_id: &'a str,
+    pub service_name: &'a str,
+    pub subnet_ids: &'a [String],
+    pub security_group_ids: &'a [String],
+    pub private_dns_enabled: bool,
+    pub tags: &'a BTreeMap<String, String>,
+    /// Makes a retried create return the first endpoint instead of a second.
+    pub client_token: &'a str,
+}
+
+/// The changes one ModifyVpcEndpoint call makes.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointModification {
+    pub add_subnet_ids: Vec<String>,
+    pub remove_subnet_ids: Vec<String>,
+    pub private_dns_enabled: Option<bool>,
+}
+
+impl EndpointModification {
+    pub fn is_empty(&self) -> bool {
+        self.add_subnet_ids.is_empty()
+            && self.remove_subnet_ids.is_empty()
+            && self.private_dns_enabled.is_none()
+    }
+}
+
+fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn from_tags(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn tag_specification(
+    resource_type: ResourceType,
+    tags: &BTreeMap<String, String>,
+) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(to_tags(tags)))
+        .build()
+}
+
+/// Returns the IPv4 CIDR blocks associated with a VPC.
+pub async fn find_vpc_cidrs(client: &Client, vpc_id: &str) -> Result<Vec<String>, AwsError> {
+    tracing::trace!(operation = "DescribeVpcs", vpc_id, "calling AWS");
+    let output = client
+        .describe_vpcs()
+        .vpc_ids(vpc_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeVpcs", e))?;
+    let Some(vpc) = output.vpcs().first() else {
+        return Err(AwsError::from_item(
+            "DescribeVpcs",
+            Some("InvalidVpcID.NotFound"),
+            Some(&format!("The vpc ID '{vpc_id}' does not exist")),
+        ));
+    };
+    let mut cidrs: Vec<String> = vpc
+        .cidr_block_association_set()
+        .iter()
+        .filter(|a| {
+            a.cidr_block_state()
+                .and_then(|s| s.state())
+                .is_none_or(|s| s.as_str() == "associated")
+        })
+        .filter_map(|a| a.cidr_block().map(str::to_string))
+        .collect();
+    if cidrs.is_empty() {
+        cidrs.extend(vpc.cidr_block().map(str::to_string));
+    }
+    Ok(cidrs)
+}
+
+pub async fn create_security_group(
+    client: &Client,
+    vpc_id: &str,
+    name: &str,
+    description: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<String, AwsError> {
+    tracing::trace!(
+        operation = "CreateSecurityGroup",
+        vpc_id,
+        name,
+        "calling AWS"
+    );
+    let output = client
+        .create_security_group()
+        .vpc_id(vpc_id)
+        .group_name(name)
+        .description(description)
+        .tag_specifications(tag_specification(ResourceType::SecurityGroup, tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateSecurityGroup", e))?;
+    output.group_id().map(str::to_string).ok_or_else(|| {
+        AwsError::from_item(
+            "CreateSecurityGroup",
+            None,
+            Some("AWS returned no group id"),
+        )
+    })
+}
+
+fn ip_permissions(rules: &[IngressRule], description: Option<&str>) -> Vec<IpPermission> {
+    let mut by_port: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+    for rule in rules {
+        by_port.entry(rule.port).or_default().push(&rule.cidr);
+    }
+    by_port
+        .into_iter()
+        .map(|(port, cidrs)| {
+            let ranges = cidrs
+                .into_iter()
+                .map(|cidr| {
+                    IpRange::builder()
+                        .cidr_ip(cidr)
+                        .set_description(description.map(str::to_string))
+                        .build()
+                })
+                .collect();
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(i32::from(port))
+                .to_port(i32::from(port))
+                .set_ip_ranges(Some(ranges))
+                .build()
+        })
+        .collect()
+}
+
+pub async fn authorize_ingress(
+    client: &Client,
+    group_id: &str,
+    rules: &[IngressRule],
+    description: &str,
+) -> Result<(), AwsError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    tracing::trace!(
+        operation = "AuthorizeSecurityGroupIngress",
+        group_id,
+        rules = rules.len(),
+        "calling AWS"
+    );
+    client
+        .authorize_security_group_ingress()
+        .group_id(group_id)
+        .set_ip_permissions(Some(ip_permissions(rules, Some(description))))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("AuthorizeSecurityGroupIngress", e))?;
+    Ok(())
+}
+
+pub async fn revoke_ingress(
+    client: &Client,
+    group_id: &str,
+    rules: &[IngressRule],
+) -> Result<(), AwsError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    tracing::trace!(
+        operation = "RevokeSecurityGroupIngress",
+        group_id,
+        rules = rules.len(),
+        "calling AWS"
+    );
+    // Revoke matches on protocol, ports and CIDR; a description would have
+    // to match too, so the permissions are built without one.
+    let permissions = ip_permissions(rules, None);
+    client
+        .revoke_security_group_ingress()
+        .group_id(group_id)
+        .set_ip_permissions(Some(permissions))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
+    Ok(())
+}
+
+/// Returns the security group, or `None` when it does not exist.
+pub async fn find_security_group(
+    client: &Client,
+    group_id: &str,
+) -> Result<Option<SecurityGroup>, AwsError> {
+    tracing::trace!(
+        operation = "DescribeSecurityGroups",
+        group_id,
+        "calling AWS"
+    );
+    let output = match client
+        .describe_security_groups()
+        .group_ids(group_id)
+        .send()
+        .await
+    {
+        Ok(output) => output,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeSecurityGroups", e);
+            return if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
+        }
+    };
+    let Some(group) = output.security_groups().first() else {
+        return Ok(None);
+    };
+    let mut ingress = Vec::new();
+    for permission in group.ip_permissions() {
+        let (Some(from), Some(to)) = (permission.from_port(), permission.to_port()) else {
+            continue;
+        };
+        if permission.ip_protocol() != Some("tcp") || from != to {
+            continue;
+        }
+        let Ok(port) = u16::try_from(from) else {
+            continue;
+        };
+        for range in permission.ip_ranges() {
+            if let Some(cidr) = range.cidr_ip() {
+                ingress.push(IngressRule {
+                    port,
+                    cidr: cidr.to_string(),
+                });
+            }
+        }
+    }
+    ingress.sort();
+    Ok(Some(SecurityGroup {
+        id: group.group_id().unwrap_or(group_id).to_string(),
+        vpc_id: group.vpc_id().unwrap_or_default().to_string(),
+        ingress,
+        tags: from_tags(group.tags()),
+    }))
+}
+
+pub async fn delete_security_group(client: &Client, group_id: &str) -> Result<(), AwsError> {
+    tracing::trace!(operation = "DeleteSecurityGroup", group_id, "calling AWS");
+    client
+        .delete_security_group()
+        .group_id(group_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteSecurityGroup", e))?;
+    Ok(())
+}
+
+pub async fn create_interface_endpoint(
+    client: &Client,
+    endpoint: &NewInterfaceEndpoint<'_>,
+) -> Result<VpcEndpoint, AwsError> {
+    tracing::trace!(
+        operation = "CreateVpcEndpoint",
+        vpc_id = endpoint.vpc_id,
+        service_name = endpoint.service_name,
+        "calling AWS"
+    );
+    let mut request = client
+        .create_vpc_endpoint()
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .vpc_id(endpoint.vpc_id)
+        .service_name(endpoint.service_name)
+        .set_subnet_ids(Some(endpoint.subnet_ids.to_vec()))
+        .set_security_group_ids(Some(endpoint.security_group_ids.to_vec()))
+        .private_dns_enabled(endpoint.private_dns_enabled)
+        .client_token(endpoint.client_token);
+    if !endpoint.tags.is_empty() {
+        request =
+            request.tag_specifications(tag_specification(ResourceType::VpcEndpoint, endpoint.tags));
+    }
+    let output = request
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateVpcEndpoint", e))?;
+    output.vpc_endpoint().map(to_vpc_endpoint).ok_or_else(|| {
+        AwsError::from_item("CreateVpcEndpoint", None, Some("AWS returned no endpoint"))
+    })
+}
+
+/// Returns the endpoint, or `None` when it does not exist or is deleted.
+pub async fn find_vpc_endpoint(
+    client: &Client,
+    endpoint_id: &str,
+) -> Result<Option<VpcEndpoint>, AwsError> {
+    tracing::trace!(
+        operation = "DescribeVpcEndpoints",
+        endpoint_id,
+        "calling AWS"
+    );
+    let output = match client
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(endpoint_id)
+        .send()
+        .await
+    {
+        Ok(output) => output,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeVpcEndpoints", e);
+            return if error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
+        }
+    };
+    Ok(output
+        .vpc_endpoints()
+        .iter()
+        .map(to_vpc_endpoint)
+        .find(|e| e.id == endpoint_id && !e.state.eq_ignore_ascii_case("deleted")))
+}
+
+fn to_vpc_endpoint(endpoint: &aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpoint {
+    let strings = |items: &[String]| items.to_vec();
+    VpcEndpoint {
+        id: endpoint.vpc_endpoint_id().unwrap_or_default().to_string(),
+        state: endpoint
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        vpc_id: endpoint.vpc_id().unwrap_or_default().to_string(),
+        service_name: endpoint.service_name().unwrap_or_default().to_string(),
+        subnet_ids: strings(endpoint.subnet_ids()),
+        security_group_ids: endpoint
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect(),
+        network_interface_ids: strings(endpoint.network_interface_ids()),
+        dns_entries: endpoint
+            .dns_entries()
+            .iter()
+            .map(|d| DnsEntry {
+                dns_name: d.dns_name().unwrap_or_default().to_string(),
+                hosted_zone_id: d.hosted_zone_id().unwrap_or_default().to_string(),
+            })
+            .collect(),
+        private_dns_enabled: endpoint.private_dns_enabled().unwrap_or(false),
+        owner_id: endpoint.owner_id().unwrap_or_default().to_string(),
+        tags: from_tags(endpoint.tags()),
+        last_error: endpoint.last_error().map(|e| {
+            format!(
+                "{}: {}",
+                e.code().unwrap_or("unknown"),
+                e.message().unwrap_or("no message")
+            )
+        }),
+    }
+}
+
+pub async fn modify_vpc_endpoint(
+    client: &Client,
+    endpoint_id: &str,
+    change: &EndpointModification,
+) -> Result<(), AwsError> {
+    if change.is_empty() {
+        return Ok(());
+    }
+    tracing::trace!(
+        operation = "ModifyVpcEndpoint",
+        endpoint_id,
+        ?change,
+        "calling AWS"
+    );
+    let non_empty = |ids: &Vec<String>| (!ids.is_empty()).then(|| ids.clone());
+    client
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(endpoint_id)
+        .set_add_subnet_ids(non_empty(&change.add_subnet_ids))
+        .set_remove_subnet_ids(non_empty(&change.remove_subnet_ids))
+        .set_private_dns_enabled(change.private_dns_enabled)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", e))?;
+    Ok(())
+}
+
+/// Deletes an endpoint. A per-item failure in the response is an error,
+/// except NotFound, which means it is already gone.
+pub async fn delete_vpc_endpoint(client: &Client, endpoint_id: &str) -> Result<(), AwsError> {
+    tracing::trace!(operation = "DeleteVpcEndpoints", endpoint_id, "calling AWS");
+    let output = client
+        .delete_vpc_endpoints()
+        .vpc_endpoint_ids(endpoint_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteVpcEndpoints", e))?;
+    for item in output.unsuccessful() {
+        let error = item.error();
+        let failure = AwsError::from_item(
+            "DeleteVpcEndpoints",
+            error.and_then(|e| e.code()),
+            error.and_then(|e| e.message()),
+        );
+        if !failure.is_not_found() {
+            return Err(failure);
+        }
+    }
+    Ok(())
+}
+
+/// Returns which of `interface_ids` still exist.
+pub async fn find_network_interfaces(
+    client: &Client,
+    interface_ids: &[String],
+) -> Result<Vec<String>, AwsError> {
+    if interface_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::trace!(
+        operation = "DescribeNetworkInterfaces",
+        ?interface_ids,
+        "calling AWS"
+    );
+    // A filter, unlike NetworkInterfaceIds, does not fail when some are gone.
+    let filter = Filter::builder()
+        .name("network-interface-id")
+        .set_values(Some(interface_ids.to_vec()))
+        .build();
+    let output = client
+        .describe_network_interfaces()
+        .filters(filter)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNetworkInterfaces", e))?;
+    Ok(output
+        .network_interfaces()
+        .iter()
+        .filter_map(|i| i.network_interface_id().map(str::to_string))
+        .collect())
+}
+
+pub async fn create_tags(
+    client: &Client,
+    resource_id: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    tracing::trace!(operation = "CreateTags", resource_id, "calling AWS");
+    client
+        .create_tags()
+        .resources(resource_id)
+        .set_tags(Some(to_tags(tags)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateTags", e))?;
+    Ok(())
+}
+
+pub async fn delete_tags(
+    client: &Client,
+    resource_id: &str,
+    keys: &[String],
+) -> Result<(), AwsError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    tracing::trace!(operation = "DeleteTags", resource_id, ?keys, "calling AWS");
+    let tags = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+    client
+        .delete_tags()
+        .resources(resource_id)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteTags", e))?;
+    Ok(())
+}

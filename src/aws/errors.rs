@@ -1,0 +1,84 @@
+//! AWS errors as users need to see them: the operation, AWS's error code and
+//! message, and the request id to quote to AWS support.
+//!
+//! The SDK's own `Display` for a service error says only "service error", so
+//! the code and message are taken from its error metadata.
+
+use std::fmt;
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_types::request_id::RequestId;
+
+/// A failed AWS call.
+#[derive(Clone, Debug)]
+pub struct AwsError {
+    /// The API operation, such as `CreateVpcEndpoint`.
+    pub operation: &'static str,
+    /// AWS's error code, such as `InvalidVpcEndpointId.NotFound`; `None` when
+    /// the call failed before AWS answered (network, credentials, timeout).
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    /// The full error chain, for failures without a code.
+    pub cause: String,
+}
+
+impl AwsError {
+    pub fn from_sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        let meta = error.meta();
+        AwsError {
+            operation,
+            code: meta.code().map(str::to_string),
+            message: meta.message().map(str::to_string),
+            request_id: meta.request_id().map(str::to_string),
+            cause: DisplayErrorContext(&error).to_string(),
+        }
+    }
+
+    /// An error for one failed item of a batch call, which AWS reports in the
+    /// response body rather than as a failed request.
+    pub fn from_item(operation: &'static str, code: Option<&str>, message: Option<&str>) -> Self {
+        AwsError {
+            operation,
+            code: code.map(str::to_string),
+            message: message.map(str::to_string),
+            request_id: None,
+            cause: String::new(),
+        }
+    }
+
+    /// Whether AWS says the object does not exist (any `*.NotFound` code).
+    pub fn is_not_found(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|code| code.ends_with(".NotFound") || code.ends_with("NotFound"))
+    }
+
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => {
+                write!(f, "{} failed: AWS {code}", self.operation)?;
+                if let Some(message) = &self.message {
+                    write!(f, ": {message}")?;
+                }
+            }
+            None => write!(f, "{} failed: {}", self.operation, self.cause)?,
+        }
+        if let Some(request_id) = &self.request_id {
+            write!(f, " (request id {request_id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AwsError {}

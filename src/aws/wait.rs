@@ -1,0 +1,65 @@
+//! Polling until AWS reaches a state, with growing intervals, a deadline and
+//! Terraform's stop signal.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::provider::stop::StopSignal;
+
+/// First wait between polls. Most emulator and many AWS transitions finish
+/// within a second, so the first poll comes quickly.
+const FIRST_INTERVAL: Duration = Duration::from_millis(200);
+/// The interval doubles up to this cap.
+const MAX_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Why a wait ended without reaching its goal.
+#[derive(Debug)]
+pub enum WaitError<E> {
+    /// The deadline passed; holds the last observation's description.
+    TimedOut(String),
+    /// Terraform asked the provider to stop.
+    Stopped,
+    /// The check itself failed, or observed a state that will never reach
+    /// the goal.
+    Failed(E),
+}
+
+/// What one poll observed.
+pub enum Poll<T> {
+    Done(T),
+    /// Not yet; the string describes the current state for messages.
+    Pending(String),
+}
+
+/// Calls `check` until it returns `Done`, fails, the `timeout` passes or the
+/// stop signal goes up.
+pub async fn until<T, E, F, Fut>(
+    timeout: Duration,
+    stop: &StopSignal,
+    mut check: F,
+) -> Result<T, WaitError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, E>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut interval = FIRST_INTERVAL;
+    loop {
+        let last = match check().await.map_err(WaitError::Failed)? {
+            Poll::Done(value) => return Ok(value),
+            Poll::Pending(description) => description,
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(WaitError::TimedOut(last));
+        }
+        let sleep = interval.min(deadline - now);
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = stop.raised() => return Err(WaitError::Stopped),
+        }
+        interval = (interval * 2).min(MAX_INTERVAL);
+    }
+}
