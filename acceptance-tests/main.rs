@@ -1,1 +1,10 @@
-fn main() {}
+//! Acceptance tests: the real Terraform binary (1.0.3, from the virtualenv
+//! `scripts/setup-tools` makes) applies configurations with the provider
+//! binary cargo built, against a moto emulator on 127.0.0.1.
+//!
+//! Every test starts its own emulator, so tests are independent and can run
+//! in parallel, and ends by checking that the emulator holds nothing the test
+//! created.
+
+mod consumer_endpoint;
+mod support;

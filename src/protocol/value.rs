@@ -452,8 +452,12 @@ fn number_to_msgpack(n: f64) -> rmpv::Value {
 /// Encodes a value of dynamic type as the `[type JSON, value]` pair Terraform
 /// expects, inferring the type from the value.
 fn dynamic_to_msgpack(value: &Value, path: &str) -> Result<rmpv::Value, CodecError> {
-    if matches!(value, Value::Unknown) {
-        return Ok(rmpv::Value::Ext(UNKNOWN_EXTENSION, vec![0]));
+    match value {
+        Value::Unknown => return Ok(rmpv::Value::Ext(UNKNOWN_EXTENSION, vec![0])),
+        // An untyped null is plain nil, as cty writes it. Inferring a type
+        // gives `dynamic` again, so without this the encoding never ends.
+        Value::Null => return Ok(rmpv::Value::Nil),
+        _ => {}
     }
     let ty = infer_type(value);
     let type_json = serde_json::to_vec(&ty.to_json())

@@ -387,6 +387,12 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
             .map(|name| AttributePath::root(name))
             .collect()
     };
+    let mut requires_replace = requires_replace;
+    if !prior.is_null() && prior.get("endpoint_id").as_str() == Some("") {
+        // The record of a failed create, or of an endpoint deleted outside
+        // Terraform: only its security group is left, so build anew.
+        requires_replace.push(AttributePath::root("endpoint_id"));
+    }
     let creating = prior.is_null() || !requires_replace.is_empty();
 
     if config.get("private_dns_enabled").is_null() {
@@ -690,11 +696,17 @@ async fn read(clients: &AwsClients, current: &Value) -> Result<Value, Diagnostic
         .await
         .map_err(|error| read_error(endpoint_id, error))?;
     let Some(endpoint) = endpoint else {
-        tracing::info!(
-            endpoint_id,
-            "endpoint no longer exists; removing it from state"
-        );
-        return Ok(Value::Null);
+        // Deleted outside Terraform. While the managed security group is
+        // still there, keep a record without the endpoint so that the next
+        // apply replaces the resource and removes the group, instead of
+        // forgetting it in AWS.
+        tracing::info!(endpoint_id, "endpoint no longer exists");
+        let partial = Model {
+            arguments: prior,
+            endpoint: None,
+            security_group_id: group_id.to_string(),
+        };
+        return read_partial(clients, &partial.to_value(), group_id).await;
     };
     let model = observe(clients, endpoint, group_id, &prior.tags).await?;
     Ok(model.to_value())
