@@ -82,7 +82,11 @@ fn basic_apply_plan_destroy() {
         vec![group_id],
         "endpoint must use only the managed group"
     );
-    assert_eq!(endpoint.private_dns_enabled(), Some(true));
+    assert_eq!(
+        endpoint.private_dns_enabled(),
+        Some(false),
+        "the example turns it off"
+    );
     let tags: Vec<(&str, &str)> = endpoint
         .tags()
         .iter()

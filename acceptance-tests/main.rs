@@ -7,4 +7,6 @@
 //! created.
 
 mod consumer_endpoint;
+mod endpoint_lifecycle;
+mod gateway_selftest;
 mod support;

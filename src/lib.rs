@@ -1,13 +1,19 @@
 //! plink: a Terraform and OpenTofu provider for private connectivity from a
 //! VPC to a SaaS API over AWS PrivateLink.
 //!
-//! The layers, each depending only on those above it:
+//! The layers:
 //! - [`protocol`]: go-plugin handshake, AutoMTLS, the tfplugin6 gRPC services,
-//!   the value codec and schema types. Knows nothing of AWS.
-//! - [`provider`]: provider configuration, AWS clients and dispatch of each
-//!   request to a resource.
-//! - [`resources`]: one module per resource type, with its whole lifecycle.
-//! - [`aws`]: the AWS calls, errors and waits the resources use.
+//!   the value codec and schema types. Uses no other module of the crate and
+//!   knows nothing of AWS.
+//! - [`provider`]: provider configuration, AWS clients, and the `Resource`
+//!   trait each request is dispatched to. Uses `protocol` and, to check
+//!   credentials, `aws::errors`.
+//! - [`resources`]: one module per resource type implementing `Resource`,
+//!   with its whole lifecycle. The only layer that uses all the others.
+//! - [`aws`]: the AWS calls, errors and waits the resources use. Knows nothing
+//!   of Terraform; uses only [`stop`].
+//!
+//! [`stop`] holds the stop signal that Terraform's StopProvider raises.
 //!
 //! `ARCHITECTURE.md` states the invariants of each layer.
 
@@ -15,6 +21,7 @@ pub mod aws;
 pub mod protocol;
 pub mod provider;
 pub mod resources;
+pub mod stop;
 
 use std::sync::Arc;
 

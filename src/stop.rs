@@ -1,4 +1,5 @@
-//! The stop signal Terraform raises with `StopProvider` (on Ctrl-C).
+//! The stop signal Terraform raises with `StopProvider` (on Ctrl-C). It
+//! depends on nothing else in the crate, so every layer may use it.
 //!
 //! Long waits select on it so that an interrupted apply returns promptly with
 //! the state of what it has built so far, instead of being killed mid-way.

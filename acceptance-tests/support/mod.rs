@@ -6,6 +6,9 @@
 //! Tools come from the virtualenv that `scripts/setup-tools` creates. Set
 //! `PLINK_SKIP_ACCEPTANCE=1` to skip these tests on a machine without it.
 
+pub mod gateway;
+pub mod stack;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read as _, Write as _};

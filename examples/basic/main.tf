@@ -61,6 +61,12 @@ resource "plink_consumer_endpoint" "saas_api" {
   subnet_ids   = var.subnet_ids
   ports        = [443]
 
+  # Private DNS makes the service's own hostname resolve to this endpoint
+  # inside the VPC. It needs a service that publishes a verified private DNS
+  # name; the local emulator's stand-in service publishes none, so it is off
+  # here. Leave it out (it defaults to true) for a SaaS service that has one.
+  private_dns_enabled = false
+
   tags = {
     Name = "saas-api"
   }

@@ -7,17 +7,27 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcEndpointType,
+    DnsOptionsSpecification, DnsRecordIpType, Filter, IpAddressType, IpPermission, IpRange,
+    ResourceType, Tag, TagSpecification, UserIdGroupPair, VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
 
 use super::errors::AwsError;
 
-/// One ingress rule of a managed security group: TCP on `port` from `cidr`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// One ingress rule of a managed security group: TCP on `port` from `source`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IngressRule {
     pub port: u16,
-    pub cidr: String,
+    pub source: Source,
+}
+
+/// Where allowed traffic comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// An IPv4 CIDR block.
+    Cidr(String),
+    /// Members of a security group.
+    Group(String),
 }
 
 /// The parts of a security group the provider manages.
@@ -25,9 +35,12 @@ pub struct IngressRule {
 pub struct SecurityGroup {
     pub id: String,
     pub vpc_id: String,
-    /// Single-port TCP ingress rules from CIDR blocks. Rules of other shapes
-    /// (port ranges, other protocols, group sources) are left out.
+    /// Single-port TCP ingress rules from CIDR blocks or groups. Rules of
+    /// other shapes (port ranges, other protocols, IPv6, prefix lists) are
+    /// listed in `other_ingress`.
     pub ingress: Vec<IngressRule>,
+    /// How many ingress permissions had a shape plink does not manage.
+    pub other_ingress: usize,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -48,6 +61,11 @@ pub struct VpcEndpoint {
     pub tags: BTreeMap<String, String>,
     /// AWS's explanation when the endpoint failed, as "CODE: message".
     pub last_error: Option<String>,
+    /// `None` when the response leaves it out, as moto does.
+    pub ip_address_type: Option<String>,
+    /// `None` when the response leaves it out, as moto does.
+    pub dns_record_ip_type: Option<String>,
+    pub policy: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -64,6 +82,9 @@ pub struct NewInterfaceEndpoint<'a> {
     pub subnet_ids: &'a [String],
     pub security_group_ids: &'a [String],
     pub private_dns_enabled: bool,
+    pub ip_address_type: Option<&'a str>,
+    pub dns_record_ip_type: Option<&'a str>,
+    pub policy: Option<&'a str>,
     pub tags: &'a BTreeMap<String, String>,
     /// Makes a retried create return the first endpoint instead of a second.
     pub client_token: &'a str,
@@ -74,15 +95,39 @@ pub struct NewInterfaceEndpoint<'a> {
 pub struct EndpointModification {
     pub add_subnet_ids: Vec<String>,
     pub remove_subnet_ids: Vec<String>,
+    pub add_security_group_ids: Vec<String>,
+    pub remove_security_group_ids: Vec<String>,
     pub private_dns_enabled: Option<bool>,
+    pub policy: Option<String>,
+    pub ip_address_type: Option<String>,
+    pub dns_record_ip_type: Option<String>,
 }
 
 impl EndpointModification {
     pub fn is_empty(&self) -> bool {
         self.add_subnet_ids.is_empty()
             && self.remove_subnet_ids.is_empty()
+            && self.add_security_group_ids.is_empty()
+            && self.remove_security_group_ids.is_empty()
             && self.private_dns_enabled.is_none()
+            && self.policy.is_none()
+            && self.ip_address_type.is_none()
+            && self.dns_record_ip_type.is_none()
     }
+}
+
+/// A PrivateLink endpoint service as a consumer sees it.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointService {
+    pub service_id: String,
+    pub service_name: String,
+    /// The AWS account that owns the service.
+    pub owner: String,
+    pub acceptance_required: bool,
+    pub availability_zones: Vec<String>,
+    /// Private DNS names with their verification state, such as `verified`.
+    pub private_dns_names: Vec<(String, String)>,
+    pub supported_ip_address_types: Vec<String>,
 }
 
 fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -176,27 +221,38 @@ pub async fn create_security_group(
 }
 
 fn ip_permissions(rules: &[IngressRule], description: Option<&str>) -> Vec<IpPermission> {
-    let mut by_port: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+    let mut by_port: BTreeMap<u16, Vec<&Source>> = BTreeMap::new();
     for rule in rules {
-        by_port.entry(rule.port).or_default().push(&rule.cidr);
+        by_port.entry(rule.port).or_default().push(&rule.source);
     }
+    let description = description.map(str::to_string);
     by_port
         .into_iter()
-        .map(|(port, cidrs)| {
-            let ranges = cidrs
-                .into_iter()
-                .map(|cidr| {
-                    IpRange::builder()
-                        .cidr_ip(cidr)
-                        .set_description(description.map(str::to_string))
-                        .build()
-                })
-                .collect();
+        .map(|(port, sources)| {
+            let mut ranges = Vec::new();
+            let mut groups = Vec::new();
+            for source in sources {
+                match source {
+                    Source::Cidr(cidr) => ranges.push(
+                        IpRange::builder()
+                            .cidr_ip(cidr)
+                            .set_description(description.clone())
+                            .build(),
+                    ),
+                    Source::Group(group_id) => groups.push(
+                        UserIdGroupPair::builder()
+                            .group_id(group_id)
+                            .set_description(description.clone())
+                            .build(),
+                    ),
+                }
+            }
             IpPermission::builder()
                 .ip_protocol("tcp")
                 .from_port(i32::from(port))
                 .to_port(i32::from(port))
-                .set_ip_ranges(Some(ranges))
+                .set_ip_ranges((!ranges.is_empty()).then_some(ranges))
+                .set_user_id_group_pairs((!groups.is_empty()).then_some(groups))
                 .build()
         })
         .collect()
@@ -227,31 +283,79 @@ pub async fn authorize_ingress(
     Ok(())
 }
 
+/// Revokes rules by their rule IDs, which match exactly one (port, source)
+/// pair each, however the rules were grouped when they were added.
 pub async fn revoke_ingress(
     client: &Client,
     group_id: &str,
-    rules: &[IngressRule],
+    rule_ids: &[String],
 ) -> Result<(), AwsError> {
-    if rules.is_empty() {
+    if rule_ids.is_empty() {
         return Ok(());
     }
     tracing::trace!(
         operation = "RevokeSecurityGroupIngress",
         group_id,
-        rules = rules.len(),
+        ?rule_ids,
         "calling AWS"
     );
-    // Revoke matches on protocol, ports and CIDR; a description would have
-    // to match too, so the permissions are built without one.
-    let permissions = ip_permissions(rules, None);
     client
         .revoke_security_group_ingress()
         .group_id(group_id)
-        .set_ip_permissions(Some(permissions))
+        .set_security_group_rule_ids(Some(rule_ids.to_vec()))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("RevokeSecurityGroupIngress", e))?;
     Ok(())
+}
+
+/// Returns the group's single-port TCP ingress rules with their rule IDs.
+/// Rules of other shapes are left out: plink neither reports nor revokes
+/// them.
+pub async fn find_ingress_rules(
+    client: &Client,
+    group_id: &str,
+) -> Result<Vec<(String, IngressRule)>, AwsError> {
+    tracing::trace!(
+        operation = "DescribeSecurityGroupRules",
+        group_id,
+        "calling AWS"
+    );
+    let filter = Filter::builder().name("group-id").values(group_id).build();
+    let mut rules = Vec::new();
+    let mut pages = client
+        .describe_security_group_rules()
+        .filters(filter)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("DescribeSecurityGroupRules", e))?;
+        for rule in page.security_group_rules() {
+            if rule.is_egress() == Some(true) || rule.ip_protocol() != Some("tcp") {
+                continue;
+            }
+            let (Some(from), Some(to), Some(id)) = (
+                rule.from_port(),
+                rule.to_port(),
+                rule.security_group_rule_id(),
+            ) else {
+                continue;
+            };
+            let Some(port) = u16::try_from(from).ok().filter(|_| from == to) else {
+                continue;
+            };
+            let source = match (rule.cidr_ipv4(), rule.referenced_group_info()) {
+                (Some(cidr), _) => Source::Cidr(cidr.to_string()),
+                (None, Some(group)) => match group.group_id() {
+                    Some(group_id) => Source::Group(group_id.to_string()),
+                    None => continue,
+                },
+                (None, None) => continue,
+            };
+            rules.push((id.to_string(), IngressRule { port, source }));
+        }
+    }
+    Ok(rules)
 }
 
 /// Returns the security group, or `None` when it does not exist.
@@ -284,30 +388,42 @@ pub async fn find_security_group(
         return Ok(None);
     };
     let mut ingress = Vec::new();
+    let mut other_ingress = 0;
     for permission in group.ip_permissions() {
-        let (Some(from), Some(to)) = (permission.from_port(), permission.to_port()) else {
-            continue;
+        let port = match (permission.from_port(), permission.to_port()) {
+            (Some(from), Some(to)) if from == to && permission.ip_protocol() == Some("tcp") => {
+                u16::try_from(from).ok()
+            }
+            _ => None,
         };
-        if permission.ip_protocol() != Some("tcp") || from != to {
-            continue;
-        }
-        let Ok(port) = u16::try_from(from) else {
+        let Some(port) = port else {
+            other_ingress += 1;
             continue;
         };
         for range in permission.ip_ranges() {
             if let Some(cidr) = range.cidr_ip() {
                 ingress.push(IngressRule {
                     port,
-                    cidr: cidr.to_string(),
+                    source: Source::Cidr(cidr.to_string()),
                 });
             }
         }
+        for pair in permission.user_id_group_pairs() {
+            if let Some(group_id) = pair.group_id() {
+                ingress.push(IngressRule {
+                    port,
+                    source: Source::Group(group_id.to_string()),
+                });
+            }
+        }
+        other_ingress += permission.ipv6_ranges().len() + permission.prefix_list_ids().len();
     }
     ingress.sort();
     Ok(Some(SecurityGroup {
         id: group.group_id().unwrap_or(group_id).to_string(),
         vpc_id: group.vpc_id().unwrap_or_default().to_string(),
         ingress,
+        other_ingress,
         tags: from_tags(group.tags()),
     }))
 }
@@ -388,6 +504,12 @@ pub async fn find_vpc_endpoint(
         .find(|e| e.id == endpoint_id && !e.state.eq_ignore_ascii_case("deleted")))
 }
 
+fn dns_options(record_type: &str) -> DnsOptionsSpecification {
+    DnsOptionsSpecification::builder()
+        .dns_record_ip_type(DnsRecordIpType::from(record_type))
+        .build()
+}
+
 fn to_vpc_endpoint(endpoint: &aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpoint {
     let strings = |items: &[String]| items.to_vec();
     VpcEndpoint {
@@ -423,6 +545,12 @@ fn to_vpc_endpoint(endpoint: &aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpoint {
                 e.message().unwrap_or("no message")
             )
         }),
+        ip_address_type: endpoint.ip_address_type().map(|t| t.as_str().to_string()),
+        dns_record_ip_type: endpoint
+            .dns_options()
+            .and_then(|o| o.dns_record_ip_type())
+            .map(|t| t.as_str().to_string()),
+        policy: endpoint.policy_document().map(str::to_string),
     }
 }
 
@@ -446,7 +574,12 @@ pub async fn modify_vpc_endpoint(
         .vpc_endpoint_id(endpoint_id)
         .set_add_subnet_ids(non_empty(&change.add_subnet_ids))
         .set_remove_subnet_ids(non_empty(&change.remove_subnet_ids))
+        .set_add_security_group_ids(non_empty(&change.add_security_group_ids))
+        .set_remove_security_group_ids(non_empty(&change.remove_security_group_ids))
         .set_private_dns_enabled(change.private_dns_enabled)
+        .set_policy_document(change.policy.clone())
+        .set_ip_address_type(change.ip_address_type.as_deref().map(IpAddressType::from))
+        .set_dns_options(change.dns_record_ip_type.as_deref().map(dns_options))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("ModifyVpcEndpoint", e))?;
@@ -545,4 +678,100 @@ pub async fn delete_tags(
         .await
         .map_err(|e| AwsError::from_sdk("DeleteTags", e))?;
     Ok(())
+}
+
+/// Returns the endpoint service named `service_name`, or `None` when this
+/// account cannot see it.
+pub async fn find_endpoint_service(
+    client: &Client,
+    service_name: &str,
+) -> Result<Option<EndpointService>, AwsError> {
+    tracing::trace!(
+        operation = "DescribeVpcEndpointServices",
+        service_name,
+        "calling AWS"
+    );
+    // The ServiceNames parameter, not a service-name filter: moto answers
+    // that filter with an HTTP 500.
+    let output = match client
+        .describe_vpc_endpoint_services()
+        .service_names(service_name)
+        .send()
+        .await
+    {
+        Ok(output) => output,
+        Err(e) => {
+            let error = AwsError::from_sdk("DescribeVpcEndpointServices", e);
+            return if error.has_code("InvalidServiceName") || error.is_not_found() {
+                Ok(None)
+            } else {
+                Err(error)
+            };
+        }
+    };
+    let Some(detail) = output
+        .service_details()
+        .iter()
+        .find(|d| d.service_name() == Some(service_name))
+    else {
+        return Ok(None);
+    };
+    let mut private_dns_names: Vec<(String, String)> = detail
+        .private_dns_names()
+        .iter()
+        .filter_map(|d| d.private_dns_name().map(str::to_string))
+        .map(|name| {
+            let state = detail
+                .private_dns_name_verification_state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            (name, state)
+        })
+        .collect();
+    if private_dns_names.is_empty() {
+        if let Some(name) = detail.private_dns_name() {
+            let state = detail
+                .private_dns_name_verification_state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            private_dns_names.push((name.to_string(), state));
+        }
+    }
+    Ok(Some(EndpointService {
+        service_id: detail.service_id().unwrap_or_default().to_string(),
+        service_name: service_name.to_string(),
+        owner: detail.owner().unwrap_or_default().to_string(),
+        acceptance_required: detail.acceptance_required().unwrap_or(false),
+        availability_zones: detail.availability_zones().to_vec(),
+        private_dns_names,
+        supported_ip_address_types: detail
+            .supported_ip_address_types()
+            .iter()
+            .map(|t| t.as_str().to_string())
+            .collect(),
+    }))
+}
+
+/// Returns the network interfaces that still use security group `group_id`.
+pub async fn find_interfaces_using_group(
+    client: &Client,
+    group_id: &str,
+) -> Result<Vec<String>, AwsError> {
+    tracing::trace!(
+        operation = "DescribeNetworkInterfaces",
+        group_id,
+        "calling AWS"
+    );
+    let filter = Filter::builder().name("group-id").values(group_id).build();
+    let output = client
+        .describe_network_interfaces()
+        .filters(filter)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNetworkInterfaces", e))?;
+    Ok(output
+        .network_interfaces()
+        .iter()
+        .filter_map(|i| i.network_interface_id().map(str::to_string))
+        .collect())
 }

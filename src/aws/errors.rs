@@ -55,7 +55,7 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.code
             .as_deref()
-            .is_some_and(|code| code.ends_with(".NotFound") || code.ends_with("NotFound"))
+            .is_some_and(|code| code.ends_with("NotFound"))
     }
 
     pub fn has_code(&self, code: &str) -> bool {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::provider::stop::StopSignal;
+use super::errors::AwsError;
+use crate::stop::StopSignal;
 
 /// First wait between polls. Most emulator and many AWS transitions finish
 /// within a second, so the first poll comes quickly.
@@ -62,4 +63,35 @@ where
         }
         interval = (interval * 2).min(MAX_INTERVAL);
     }
+}
+
+/// The error code AWS returns while another change to the same object is
+/// still being carried out.
+const BUSY_CODE: &str = "OperationInProgress";
+
+/// Calls `call` until it does not fail with `OperationInProgress`, backing
+/// off as [`until`] does, within `timeout`.
+pub async fn retry_while_busy<T, F, Fut>(
+    timeout: Duration,
+    stop: &StopSignal,
+    mut call: F,
+) -> Result<T, WaitError<AwsError>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    until(timeout, stop, || {
+        let attempt = call();
+        async move {
+            match attempt.await {
+                Ok(value) => Ok(Poll::Done(value)),
+                Err(error) if error.has_code(BUSY_CODE) => {
+                    tracing::debug!(%error, "object busy; retrying");
+                    Ok(Poll::Pending(error.to_string()))
+                }
+                Err(error) => Err(error),
+            }
+        }
+    })
+    .await
 }

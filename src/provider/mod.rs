@@ -7,7 +7,7 @@
 
 pub mod clients;
 pub mod config;
-pub mod stop;
+pub mod locks;
 
 use std::sync::Arc;
 
@@ -21,15 +21,17 @@ use crate::protocol::service::{
     ProviderService, ReadRequest, ReadResponse,
 };
 use crate::protocol::value::Value;
+use crate::stop::StopSignal;
 use clients::AwsClients;
-use stop::StopSignal;
+use locks::KeyedLocks;
 
 /// What a resource gets to work with: the AWS clients (once the provider is
-/// configured) and the signal Terraform raises on Ctrl-C.
+/// configured), the signal Terraform raises on Ctrl-C, and per-object locks.
 #[derive(Clone)]
 pub struct Context {
     clients: Option<Arc<AwsClients>>,
     pub stop: StopSignal,
+    pub locks: KeyedLocks,
 }
 
 impl Context {
@@ -81,6 +83,7 @@ pub struct Plink {
     resources: Vec<Box<dyn Resource>>,
     clients: RwLock<Option<Arc<AwsClients>>>,
     stop: StopSignal,
+    locks: KeyedLocks,
 }
 
 impl Plink {
@@ -98,6 +101,7 @@ impl Plink {
             resources,
             clients: RwLock::new(None),
             stop: StopSignal::new(),
+            locks: KeyedLocks::default(),
         }
     }
 
@@ -118,6 +122,7 @@ impl Plink {
         Context {
             clients: self.clients.read().await.clone(),
             stop: self.stop.clone(),
+            locks: self.locks.clone(),
         }
     }
 }

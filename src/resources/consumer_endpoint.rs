@@ -1,6 +1,6 @@
 //! `plink_consumer_endpoint`: an interface VPC endpoint to a PrivateLink
 //! service, with a dedicated security group and one ingress rule per
-//! (port, CIDR) pair, managed as one resource.
+//! (port, source) pair, managed as one resource.
 //!
 //! The file follows the lifecycle: schema, validate, plan, create, read,
 //! update, delete, import, upgrade, then conversions between Terraform values
@@ -9,22 +9,30 @@
 //! Ordering rules the lifecycle keeps:
 //! - the security group and its rules exist before the endpoint, so the
 //!   endpoint is never attached to the VPC's default group;
+//! - private DNS is turned on only once the endpoint is `available`, so the
+//!   service's DNS name never points at an endpoint that cannot carry traffic;
 //! - on delete, the security group goes last, after the endpoint and its
 //!   network interfaces are gone, because AWS refuses to delete a group that a
 //!   network interface still uses;
 //! - a create that fails half-way returns the state of what it built, so
-//!   Terraform records it (as tainted) and nothing is orphaned.
+//!   Terraform records it (as tainted) and nothing is orphaned;
+//! - changes to one endpoint from this provider process run one at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 
+use super::policy;
+use super::timeouts::{self, Timeouts};
 use super::values::{
     number_set, object, set_attribute, string_entries, string_map, string_set, strings,
 };
-use crate::aws::ec2::{self, EndpointModification, IngressRule, NewInterfaceEndpoint, VpcEndpoint};
+use crate::aws::ec2::{
+    self, EndpointModification, IngressRule, NewInterfaceEndpoint, Source, VpcEndpoint,
+};
 use crate::aws::errors::AwsError;
 use crate::aws::wait::{self, Poll, WaitError};
 use crate::protocol::diagnostics::{has_errors, AttributePath, Diagnostic};
@@ -39,22 +47,54 @@ use crate::provider::{Context, Resource};
 
 pub const TYPE_NAME: &str = "plink_consumer_endpoint";
 
+/// Version 0 had no policy, extra groups, IP types, acceptance or timeouts.
+const SCHEMA_VERSION: i64 = 1;
+
 /// Tag that marks a security group as created and owned by plink.
 pub const MANAGED_BY_TAG: &str = "plink:managed-by";
 const MANAGED_BY_VALUE: &str = "terraform-provider-plink";
 /// Tag on the managed security group naming the service it admits traffic to.
 const SERVICE_TAG: &str = "plink:service-name";
 
-const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-const UPDATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long a just-created endpoint may be missing from DescribeVpcEndpoints.
+/// EC2's read API is eventually consistent, so a new ID can be NotFound for
+/// a few seconds; a minute is a generous bound.
+const NOT_FOUND_GRACE: Duration = Duration::from_secs(60);
+
+/// The full-access policy AWS attaches when an endpoint has none. Removing
+/// `policy` from the configuration puts this document back.
+const FULL_ACCESS_POLICY: &str = r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+const IP_ADDRESS_TYPES: [&str; 3] = ["ipv4", "dualstack", "ipv6"];
+const DNS_RECORD_IP_TYPES: [&str; 4] = ["ipv4", "dualstack", "ipv6", "service-defined"];
 
 /// Attributes whose change replaces the endpoint: AWS cannot move an
 /// endpoint to another VPC or service.
 const REPLACE_ATTRIBUTES: [&str; 2] = ["vpc_id", "service_name"];
 
-/// Computed attributes that may change when the subnets or private DNS
-/// setting change.
+/// Arguments that change AWS objects in place.
+const AWS_ARGUMENTS: [&str; 10] = [
+    "subnet_ids",
+    "ports",
+    "allowed_cidrs",
+    "allowed_security_group_ids",
+    "security_group_ids",
+    "private_dns_enabled",
+    "ip_address_type",
+    "dns_record_ip_type",
+    "policy",
+    "tags",
+];
+
+/// Arguments that move the endpoint's network interfaces or DNS records.
+const PLACEMENT_ARGUMENTS: [&str; 4] = [
+    "subnet_ids",
+    "private_dns_enabled",
+    "ip_address_type",
+    "dns_record_ip_type",
+];
+
+/// Computed attributes that may change when a placement argument changes.
 const PLACEMENT_ATTRIBUTES: [&str; 2] = ["network_interface_ids", "dns_entries"];
 
 /// Computed attributes AWS assigns at creation.
@@ -77,10 +117,26 @@ struct Arguments {
     service_name: String,
     subnet_ids: Vec<String>,
     ports: Vec<u16>,
-    /// `None` while the default (the VPC's CIDR blocks) is not resolved yet.
+    /// As written in the configuration. `None` while the default (the VPC's
+    /// CIDR blocks) is not resolved yet.
     allowed_cidrs: Option<Vec<String>>,
+    allowed_security_group_ids: Vec<String>,
+    /// Groups attached besides the managed one.
+    security_group_ids: Vec<String>,
     private_dns_enabled: bool,
+    /// `None` lets AWS choose.
+    ip_address_type: Option<String>,
+    /// `None` lets AWS choose.
+    dns_record_ip_type: Option<String>,
+    /// `None` means the service's default full-access policy.
+    policy: Option<String>,
+    wait_for_acceptance: bool,
     tags: BTreeMap<String, String>,
+    /// Whether `tags` is null rather than an empty map; Terraform tells the
+    /// two apart and requires the state to keep the configured one.
+    tags_null: bool,
+    /// The `timeouts` block, kept as configured.
+    timeouts: Value,
 }
 
 /// Everything the state records, all values known.
@@ -91,6 +147,15 @@ struct Model {
     endpoint: Option<VpcEndpoint>,
     /// Empty when a failed create never got as far as the group.
     security_group_id: String,
+    /// Every tag on the endpoint, the provider's default tags included.
+    tags_all: BTreeMap<String, String>,
+}
+
+/// How far a wait for the endpoint got.
+enum Readiness {
+    Available(VpcEndpoint),
+    /// Still waiting for the service owner, and told not to wait.
+    PendingAcceptance(VpcEndpoint),
 }
 
 #[async_trait]
@@ -114,13 +179,7 @@ impl Resource for ConsumerEndpoint {
     async fn apply(&self, context: &Context, request: ApplyRequest) -> ApplyResponse {
         let clients = match context.clients() {
             Ok(clients) => clients,
-            Err(diagnostic) => {
-                return ApplyResponse {
-                    new_state: request.prior_state,
-                    diagnostics: vec![diagnostic],
-                    ..Default::default()
-                }
-            }
+            Err(diagnostic) => return failed(request.prior_state, diagnostic),
         };
         if request.planned_state.is_null() {
             delete(context, clients, request.prior_state).await
@@ -214,24 +273,64 @@ fn schema() -> Schema {
             "ports",
             Type::set(Type::Number),
             "TCP ports the service listens on (1-65535). Each gets an ingress rule per \
-             allowed CIDR block.",
+             allowed source.",
         ),
         Attribute::optional_computed(
             "allowed_cidrs",
             strings(),
             "IPv4 CIDR blocks allowed to reach the endpoint. Defaults to the VPC's IPv4 CIDR \
-             blocks.",
+             blocks. Host bits are cleared (`10.0.0.5/16` means `10.0.0.0/16`).",
+        ),
+        Attribute::optional(
+            "allowed_security_group_ids",
+            strings(),
+            "Security groups whose members may reach the endpoint, besides `allowed_cidrs`.",
+        ),
+        Attribute::optional(
+            "security_group_ids",
+            strings(),
+            "Extra security groups to attach to the endpoint besides the one plink manages. \
+             plink never deletes them.",
         ),
         Attribute::optional_computed(
             "private_dns_enabled",
             Type::Bool,
             "Whether the service's private DNS name resolves to this endpoint inside the VPC. \
-             Defaults to `true`.",
+             Defaults to `true`. plink turns it on only after the endpoint is available.",
+        ),
+        Attribute::optional_computed(
+            "ip_address_type",
+            Type::String,
+            "`ipv4`, `dualstack` or `ipv6`. Defaults to what AWS chooses for the service.",
+        ),
+        Attribute::optional_computed(
+            "dns_record_ip_type",
+            Type::String,
+            "`ipv4`, `dualstack`, `ipv6` or `service-defined`. Defaults to what AWS chooses.",
+        ),
+        Attribute::optional_computed(
+            "policy",
+            Type::String,
+            "Endpoint policy as a JSON document. Differences in formatting, key order or \
+             `\"x\"` versus `[\"x\"]` are not changes. Removing it restores the service's \
+             default full-access policy.",
+        ),
+        Attribute::optional_computed(
+            "wait_for_acceptance",
+            Type::Bool,
+            "When the service requires acceptance, wait (within the create timeout) for the \
+             service owner to accept. With `false`, create returns with `state = \
+             \"pendingAcceptance\"` and a later apply turns on private DNS. Defaults to `true`.",
         ),
         Attribute::optional(
             "tags",
             Type::map(Type::String),
             "Tags for the VPC endpoint.",
+        ),
+        Attribute::computed(
+            "tags_all",
+            Type::map(Type::String),
+            "All tags on the endpoint, including the provider's `default_tags`.",
         ),
         Attribute::computed(
             "endpoint_id",
@@ -256,7 +355,7 @@ fn schema() -> Schema {
         Attribute::computed(
             "state",
             Type::String,
-            "Endpoint state as AWS reports it, such as `available`.",
+            "Endpoint state as AWS reports it, such as `available` or `pendingAcceptance`.",
         ),
         Attribute::computed(
             "owner_id",
@@ -265,10 +364,10 @@ fn schema() -> Schema {
         ),
     ];
     Schema {
-        version: 0,
+        version: SCHEMA_VERSION,
         block: Block {
             attributes,
-            blocks: Vec::new(),
+            blocks: vec![timeouts::block()],
             description: "Private connectivity from a VPC to a PrivateLink service: an interface \
                           VPC endpoint, its own security group and the ingress rules for the \
                           service's ports."
@@ -286,34 +385,8 @@ fn value_type() -> Type {
 
 fn validate(config: &Value) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    let ports = config.get("ports");
-    if !ports.contains_unknown() {
-        for port in ports.elements() {
-            if let Some(n) = port.as_f64() {
-                if port_number(n).is_none() {
-                    diagnostics.push(
-                        Diagnostic::error(
-                            "Invalid port",
-                            format!(
-                                "Port {n} is not a TCP port. Use whole numbers from 1 to 65535."
-                            ),
-                        )
-                        .at(AttributePath::root("ports")),
-                    );
-                }
-            }
-        }
-        if ports.elements().is_empty() && !ports.is_null() {
-            diagnostics.push(
-                Diagnostic::error(
-                    "No ports",
-                    "`ports` is empty, so no traffic could reach the endpoint. List the TCP \
-                     ports the service listens on, such as [443].",
-                )
-                .at(AttributePath::root("ports")),
-            );
-        }
-    }
+    validate_ports(config.get("ports"), &mut diagnostics);
+
     let subnet_ids = config.get("subnet_ids");
     if !subnet_ids.contains_unknown() && !subnet_ids.is_null() && subnet_ids.elements().is_empty() {
         diagnostics.push(
@@ -325,23 +398,116 @@ fn validate(config: &Value) -> Vec<Diagnostic> {
             .at(AttributePath::root("subnet_ids")),
         );
     }
-    for cidr in config.get("allowed_cidrs").elements() {
-        if let Some(text) = cidr.as_str() {
-            if let Err(problem) = parse_ipv4_cidr(text) {
+    validate_cidrs(config.get("allowed_cidrs"), &mut diagnostics);
+    for (name, allowed) in [
+        ("ip_address_type", &IP_ADDRESS_TYPES[..]),
+        ("dns_record_ip_type", &DNS_RECORD_IP_TYPES[..]),
+    ] {
+        if let Some(text) = config.get(name).as_str() {
+            if !allowed.contains(&text) {
                 diagnostics.push(
                     Diagnostic::error(
-                        "Invalid CIDR block",
-                        format!(
-                            "{text:?} in allowed_cidrs is not an IPv4 CIDR block: {problem}. \
-                             Write it as address/prefix, such as \"10.0.0.0/16\"."
-                        ),
+                        format!("Invalid {name}"),
+                        format!("{name} = {text:?} is not one of: {}.", allowed.join(", ")),
                     )
-                    .at(AttributePath::root("allowed_cidrs")),
+                    .at(AttributePath::root(name)),
                 );
             }
         }
     }
+    if let Some(text) = config.get("policy").as_str() {
+        if let Err(problem) = policy::validate(text) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Invalid policy",
+                    format!(
+                        "{problem}. Write the policy with jsonencode() or a heredoc holding a \
+                         JSON object."
+                    ),
+                )
+                .at(AttributePath::root("policy")),
+            );
+        }
+    }
+    for name in ["allowed_security_group_ids", "security_group_ids"] {
+        for id in strings(config.get(name)) {
+            if !id.starts_with("sg-") {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Invalid security group ID",
+                        format!("{id:?} in {name} is not a security group ID (sg-...)."),
+                    )
+                    .at(AttributePath::root(name)),
+                );
+            }
+        }
+    }
+    diagnostics.extend(timeouts::validate(config));
     diagnostics
+}
+
+fn validate_ports(ports: &Value, diagnostics: &mut Vec<Diagnostic>) {
+    if ports.contains_unknown() {
+        return;
+    }
+    for port in ports.elements() {
+        if let Some(n) = port.as_f64() {
+            if port_number(n).is_none() {
+                diagnostics.push(
+                    Diagnostic::error(
+                        "Invalid port",
+                        format!("Port {n} is not a TCP port. Use whole numbers from 1 to 65535."),
+                    )
+                    .at(AttributePath::root("ports")),
+                );
+            }
+        }
+    }
+    if ports.elements().is_empty() && !ports.is_null() {
+        diagnostics.push(
+            Diagnostic::error(
+                "No ports",
+                "`ports` is empty, so no traffic could reach the endpoint. List the TCP \
+                 ports the service listens on, such as [443].",
+            )
+            .at(AttributePath::root("ports")),
+        );
+    }
+}
+
+/// Reports malformed CIDR blocks as errors, and host bits or blocks that
+/// are the same once canonical as warnings.
+fn validate_cidrs(cidrs: &Value, diagnostics: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for text in strings(cidrs) {
+        let at = AttributePath::root("allowed_cidrs");
+        let canonical = match canonical_cidr(&text) {
+            Ok(canonical) => canonical,
+            Err(problem) => {
+                let detail = format!(
+                    "{text:?} in allowed_cidrs is not an IPv4 CIDR block: {problem}. Write it \
+                     as address/prefix, such as \"10.0.0.0/16\"."
+                );
+                diagnostics.push(Diagnostic::error("Invalid CIDR block", detail).at(at));
+                continue;
+            }
+        };
+        if canonical != text {
+            let detail = format!(
+                "{text:?} has host bits set; the rule allows {canonical:?}. Write {canonical:?} \
+                 to make that plain."
+            );
+            diagnostics
+                .push(Diagnostic::warning("CIDR block has host bits", detail).at(at.clone()));
+        }
+        if let Some(first) = seen.insert(canonical.clone(), text.clone()) {
+            let detail = format!(
+                "{first:?} and {text:?} are both {canonical:?}; plink makes one rule per port \
+                 for it. Remove one of them."
+            );
+            diagnostics.push(Diagnostic::warning("Duplicate CIDR block", detail).at(at));
+        }
+    }
 }
 
 fn port_number(n: f64) -> Option<u16> {
@@ -352,19 +518,23 @@ fn port_number(n: f64) -> Option<u16> {
     }
 }
 
-fn parse_ipv4_cidr(text: &str) -> Result<(Ipv4Addr, u8), String> {
+/// Returns the block with host bits cleared, such as `10.0.0.0/16` for
+/// `10.0.0.5/16`.
+fn canonical_cidr(text: &str) -> Result<String, String> {
     let (address, prefix) = text
         .split_once('/')
         .ok_or_else(|| "the /prefix is missing".to_string())?;
     let address: Ipv4Addr = address
         .parse()
         .map_err(|_| format!("{address:?} is not an IPv4 address"))?;
-    let prefix: u8 = prefix
+    let prefix: u32 = prefix
         .parse()
         .ok()
         .filter(|p| *p <= 32)
         .ok_or_else(|| format!("prefix {prefix:?} is not a number from 0 to 32"))?;
-    Ok((address, prefix))
+    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+    let network = Ipv4Addr::from(u32::from(address) & mask);
+    Ok(format!("{network}/{prefix}"))
 }
 
 // ---------------------------------------------------------------- plan
@@ -378,42 +548,45 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
     let config = &request.config;
     let mut diagnostics = Vec::new();
 
-    let requires_replace: Vec<AttributePath> = if prior.is_null() {
-        Vec::new()
-    } else {
-        REPLACE_ATTRIBUTES
-            .iter()
-            .filter(|name| prior.get(name) != planned.get(name))
-            .map(|name| AttributePath::root(name))
-            .collect()
-    };
-    let mut requires_replace = requires_replace;
-    if !prior.is_null() && prior.get("endpoint_id").as_str() == Some("") {
-        // The record of a failed create, or of an endpoint deleted outside
-        // Terraform: only its security group is left, so build anew.
-        requires_replace.push(AttributePath::root("endpoint_id"));
+    let mut requires_replace: Vec<AttributePath> = Vec::new();
+    if !prior.is_null() {
+        requires_replace.extend(
+            REPLACE_ATTRIBUTES
+                .iter()
+                .filter(|name| prior.get(name) != planned.get(name))
+                .map(|name| AttributePath::root(name)),
+        );
+        if prior.get("endpoint_id").as_str() == Some("") {
+            // The record of a failed create, or of an endpoint deleted
+            // outside Terraform: only its security group is left, so build
+            // anew.
+            requires_replace.push(AttributePath::root("endpoint_id"));
+        }
     }
     let creating = prior.is_null() || !requires_replace.is_empty();
+    if !requires_replace.is_empty() {
+        tracing::debug!(?requires_replace, "planning replacement");
+    }
 
-    if config.get("private_dns_enabled").is_null() {
-        set_attribute(&mut planned, "private_dns_enabled", Value::Bool(true));
-    }
-    if config.get("allowed_cidrs").is_null() {
-        let cidrs = plan_default_cidrs(context, &planned, prior, creating, &mut diagnostics).await;
-        set_attribute(&mut planned, "allowed_cidrs", cidrs);
-    }
+    plan_defaults(
+        context,
+        &mut planned,
+        prior,
+        config,
+        creating,
+        &mut diagnostics,
+    )
+    .await;
+    plan_policy(&mut planned, prior, config, creating);
 
     if creating {
         for name in CREATED_ATTRIBUTES {
             set_attribute(&mut planned, name, Value::Unknown);
         }
-    } else if arguments_changed(prior, &planned) {
+    } else if changed(prior, &planned, &AWS_ARGUMENTS) {
         // The endpoint may pass through `pending` while AWS applies a change.
         set_attribute(&mut planned, "state", Value::Unknown);
-        let moves = ["subnet_ids", "private_dns_enabled"]
-            .iter()
-            .any(|name| prior.get(name) != planned.get(name));
-        if moves {
+        if changed(prior, &planned, &PLACEMENT_ARGUMENTS) {
             for name in PLACEMENT_ATTRIBUTES {
                 set_attribute(&mut planned, name, Value::Unknown);
             }
@@ -425,6 +598,65 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
         requires_replace,
         planned_private: request.prior_private,
         diagnostics,
+    }
+}
+
+/// Fills the defaults of optional arguments the configuration leaves out.
+async fn plan_defaults(
+    context: &Context,
+    planned: &mut Value,
+    prior: &Value,
+    config: &Value,
+    creating: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for name in ["private_dns_enabled", "wait_for_acceptance"] {
+        if config.get(name).is_null() {
+            set_attribute(planned, name, Value::Bool(true));
+        }
+    }
+    if creating {
+        // AWS picks these for the service; the prior record's values belong
+        // to the endpoint being replaced.
+        for name in ["ip_address_type", "dns_record_ip_type"] {
+            if config.get(name).is_null() {
+                set_attribute(planned, name, Value::Unknown);
+            }
+        }
+    }
+    if config.get("allowed_cidrs").is_null() {
+        let cidrs = plan_default_cidrs(context, planned, prior, creating, diagnostics).await;
+        set_attribute(planned, "allowed_cidrs", cidrs);
+    }
+    let tags = planned.get("tags").clone();
+    let tags_all = match context.configured_clients() {
+        Some(clients) if !tags.contains_unknown() => {
+            string_map(&merged_tags(clients, &string_entries(&tags)))
+        }
+        _ => Value::Unknown,
+    };
+    set_attribute(planned, "tags_all", tags_all);
+}
+
+/// Keeps a configured policy's prior text when the two mean the same, and
+/// plans the return to the default policy when the configuration drops it.
+fn plan_policy(planned: &mut Value, prior: &Value, config: &Value, creating: bool) {
+    let prior_policy = prior.get("policy").as_str();
+    match config.get("policy") {
+        Value::String(configured) => {
+            if let Some(prior_policy) = prior_policy {
+                if !creating && policy::equivalent(configured, prior_policy) {
+                    set_attribute(planned, "policy", Value::string(prior_policy));
+                }
+            }
+        }
+        Value::Null => {
+            let keeps_default = prior_policy.is_none_or(policy::is_full_access);
+            if creating || !keeps_default {
+                set_attribute(planned, "policy", Value::Unknown);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -469,16 +701,10 @@ async fn plan_default_cidrs(
     }
 }
 
-fn arguments_changed(prior: &Value, planned: &Value) -> bool {
-    [
-        "subnet_ids",
-        "ports",
-        "allowed_cidrs",
-        "private_dns_enabled",
-        "tags",
-    ]
-    .iter()
-    .any(|name| prior.get(name) != planned.get(name))
+fn changed(prior: &Value, planned: &Value, names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|name| prior.get(name) != planned.get(name))
 }
 
 // ---------------------------------------------------------------- create
@@ -488,12 +714,12 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
         Ok(arguments) => arguments,
         Err(diagnostic) => return failed(Value::Null, diagnostic),
     };
-    let mut model = Model::default();
+    let timeouts = Timeouts::from_value(planned);
+    let deadline = Instant::now() + timeouts.create;
 
-    let allowed_cidrs = match &arguments.allowed_cidrs {
-        Some(cidrs) => cidrs.clone(),
-        None => match ec2::find_vpc_cidrs(&clients.ec2, &arguments.vpc_id).await {
-            Ok(cidrs) => cidrs,
+    if arguments.allowed_cidrs.is_none() {
+        match ec2::find_vpc_cidrs(&clients.ec2, &arguments.vpc_id).await {
+            Ok(cidrs) => arguments.allowed_cidrs = Some(cidrs),
             Err(error) => {
                 let detail = format!(
                     "reading the CIDR blocks of VPC {} for allowed_cidrs: {error}. Check vpc_id, \
@@ -502,28 +728,108 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
                 );
                 return failed(
                     Value::Null,
-                    aws_error("Creating endpoint failed", detail, "vpc_id"),
+                    error_at("Creating endpoint failed", detail, "vpc_id"),
                 );
             }
-        },
+        }
+    }
+    let mut model = Model {
+        arguments: arguments.clone(),
+        tags_all: merged_tags(clients, &arguments.tags),
+        ..Model::default()
     };
-    arguments.allowed_cidrs = Some(allowed_cidrs.clone());
-    model.arguments = arguments.clone();
 
     // Step 1: the dedicated security group and its rules.
-    let group_tags = managed_group_tags(clients, &arguments);
+    match create_managed_group(clients, &arguments).await {
+        Ok(group_id) => model.security_group_id = group_id,
+        Err(diagnostic) => return failed(Value::Null, diagnostic),
+    }
+    let rules = desired_rules(&arguments);
+    let description = rule_description(&arguments);
+    let authorized = wait::retry_while_busy(remaining(deadline), &context.stop, || {
+        ec2::authorize_ingress(&clients.ec2, &model.security_group_id, &rules, &description)
+    })
+    .await;
+    if let Err(error) = authorized {
+        let detail = format!(
+            "adding ingress rules to security group {}: {}. The group was created and is \
+             recorded in state; the next apply replaces it.",
+            model.security_group_id,
+            describe_wait_error(error)
+        );
+        return failed(
+            model.to_value(),
+            error_at("Creating endpoint failed", detail, "ports"),
+        );
+    }
+
+    // Step 2: the endpoint, attached to that group and the extra ones, with
+    // private DNS off until it is available.
+    match create_endpoint(clients, &arguments, &model.security_group_id).await {
+        Ok(endpoint) => {
+            tracing::info!(endpoint_id = endpoint.id, "created VPC endpoint");
+            model.endpoint = Some(endpoint);
+        }
+        Err(diagnostic) => return failed(model.to_value(), diagnostic),
+    }
+    let endpoint_id = model
+        .endpoint
+        .as_ref()
+        .map(|e| e.id.clone())
+        .unwrap_or_default();
+    let _guard = context.locks.lock(&endpoint_id).await;
+
+    // Step 3: wait until usable, then turn on private DNS.
+    let mut diagnostics = Vec::new();
+    let finished = finish_create(context, clients, &arguments, &endpoint_id, deadline).await;
+    match finished {
+        Ok((endpoint, warning)) => {
+            diagnostics.extend(warning);
+            let pending = endpoint.state.eq_ignore_ascii_case("pendingacceptance");
+            let mut observed = observe(clients, endpoint, &model.security_group_id, &arguments)
+                .await
+                .unwrap_or_else(|diagnostic| {
+                    diagnostics.push(diagnostic);
+                    model.clone()
+                });
+            if pending {
+                // Private DNS waits for acceptance; the state records what
+                // was asked for, and the next refresh shows what AWS has.
+                observed.arguments.private_dns_enabled = arguments.private_dns_enabled;
+            } else {
+                diagnostics.extend(unhonoured(&arguments, &observed.arguments));
+            }
+            model = observed;
+        }
+        Err(diagnostic) => diagnostics.push(diagnostic),
+    }
+    ApplyResponse {
+        new_state: model.to_value(),
+        private: Vec::new(),
+        diagnostics,
+    }
+}
+
+async fn create_managed_group(
+    clients: &AwsClients,
+    arguments: &Arguments,
+) -> Result<String, Diagnostic> {
+    let group_tags = managed_group_tags(clients, arguments);
     let group_name = format!("plink-{}", unique_suffix());
     let description = format!("plink: clients allowed to reach {}", arguments.service_name);
-    match ec2::create_security_group(
+    let created = ec2::create_security_group(
         &clients.ec2,
         &arguments.vpc_id,
         &group_name,
         &truncate(&description, 255),
         &group_tags,
     )
-    .await
-    {
-        Ok(group_id) => model.security_group_id = group_id,
+    .await;
+    match created {
+        Ok(group_id) => {
+            tracing::info!(group_id, "created security group");
+            Ok(group_id)
+        }
         Err(error) => {
             let detail = format!(
                 "creating security group {group_name} in VPC {}: {error}. Nothing was created. \
@@ -531,128 +837,223 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
                  ec2:CreateSecurityGroup and ec2:CreateTags.",
                 arguments.vpc_id
             );
-            return failed(
-                Value::Null,
-                aws_error("Creating endpoint failed", detail, "vpc_id"),
-            );
+            Err(error_at("Creating endpoint failed", detail, "vpc_id"))
         }
     }
-    tracing::info!(group_id = model.security_group_id, "created security group");
+}
 
-    let rules = ingress_rules(&arguments.ports, &allowed_cidrs);
-    let rule_description = format!("plink: {}", arguments.service_name);
-    if let Err(error) = ec2::authorize_ingress(
-        &clients.ec2,
-        &model.security_group_id,
-        &rules,
-        &truncate(&rule_description, 255),
-    )
-    .await
-    {
-        let detail = format!(
-            "adding ingress rules to security group {}: {error}. The group was created and is \
-             recorded in state; the next apply replaces it.",
-            model.security_group_id
-        );
-        return failed(
-            model.to_value(),
-            aws_error("Creating endpoint failed", detail, "ports"),
-        );
-    }
-
-    // Step 2: the endpoint, attached to that group only.
+async fn create_endpoint(
+    clients: &AwsClients,
+    arguments: &Arguments,
+    group_id: &str,
+) -> Result<VpcEndpoint, Diagnostic> {
+    let mut group_ids = vec![group_id.to_string()];
+    group_ids.extend(arguments.security_group_ids.iter().cloned());
     let endpoint_tags = merged_tags(clients, &arguments.tags);
     let client_token = format!("plink-{}", unique_suffix());
     let new_endpoint = NewInterfaceEndpoint {
         vpc_id: &arguments.vpc_id,
         service_name: &arguments.service_name,
         subnet_ids: &arguments.subnet_ids,
-        security_group_ids: std::slice::from_ref(&model.security_group_id),
-        private_dns_enabled: arguments.private_dns_enabled,
+        security_group_ids: &group_ids,
+        private_dns_enabled: false,
+        ip_address_type: arguments.ip_address_type.as_deref(),
+        dns_record_ip_type: arguments.dns_record_ip_type.as_deref(),
+        policy: arguments.policy.as_deref(),
         tags: &endpoint_tags,
         client_token: &client_token,
     };
-    match ec2::create_interface_endpoint(&clients.ec2, &new_endpoint).await {
-        Ok(endpoint) => {
-            tracing::info!(endpoint_id = endpoint.id, "created VPC endpoint");
-            model.endpoint = Some(endpoint);
-        }
-        Err(error) => {
+    ec2::create_interface_endpoint(&clients.ec2, &new_endpoint)
+        .await
+        .map_err(|error| {
             let detail = format!(
-                "creating VPC endpoint for {} in VPC {}: {error}. Security group {} was created \
-                 and is recorded in state; the next apply replaces it. Check service_name and \
-                 subnet_ids, and that the service allows this account to connect.",
-                arguments.service_name, arguments.vpc_id, model.security_group_id
+                "creating VPC endpoint for {} in VPC {}: {error}. Security group {group_id} \
+                 was created and is recorded in state; the next apply replaces it. Check \
+                 service_name and subnet_ids, and that the service allows this account to \
+                 connect.",
+                arguments.service_name, arguments.vpc_id
             );
-            return failed(
-                model.to_value(),
-                aws_error("Creating endpoint failed", detail, "service_name"),
-            );
-        }
-    }
+            error_at("Creating endpoint failed", detail, "service_name")
+        })
+}
 
-    // Step 3: wait until it is usable.
-    let endpoint_id = model
-        .endpoint
-        .as_ref()
-        .map(|e| e.id.clone())
-        .unwrap_or_default();
-    match wait_until_available(context, clients, &endpoint_id, CREATE_TIMEOUT).await {
-        Ok(endpoint) => {
-            model.endpoint = Some(endpoint);
-            ApplyResponse {
-                new_state: model.to_value(),
-                ..Default::default()
-            }
+/// Waits for the new endpoint and turns on private DNS once it is available.
+/// Returns the endpoint and, when acceptance is still pending and the
+/// configuration says not to wait, a warning.
+async fn finish_create(
+    context: &Context,
+    clients: &AwsClients,
+    arguments: &Arguments,
+    endpoint_id: &str,
+    deadline: Instant,
+) -> Result<(VpcEndpoint, Option<Diagnostic>), Diagnostic> {
+    let readiness = wait_until_ready(
+        context,
+        clients,
+        endpoint_id,
+        &arguments.service_name,
+        remaining(deadline),
+        arguments.wait_for_acceptance,
+    )
+    .await?;
+    let endpoint = match readiness {
+        Readiness::PendingAcceptance(endpoint) => {
+            let warning = pending_acceptance_warning(clients, arguments, endpoint_id).await;
+            return Ok((endpoint, Some(warning)));
         }
-        Err(diagnostic) => failed(model.to_value(), diagnostic),
+        Readiness::Available(endpoint) => endpoint,
+    };
+    // A policy given at create should already be in place; the moto
+    // emulator ignores it there, so it is set again when it is missing.
+    let policy = arguments
+        .policy
+        .as_ref()
+        .filter(|wanted| {
+            !endpoint
+                .policy
+                .as_deref()
+                .is_some_and(|actual| policy::equivalent(wanted, actual))
+        })
+        .cloned();
+    let change = EndpointModification {
+        private_dns_enabled: arguments.private_dns_enabled.then_some(true),
+        policy,
+        ..EndpointModification::default()
+    };
+    if change.is_empty() {
+        return Ok((endpoint, None));
+    }
+    modify(context, clients, endpoint_id, &change, deadline).await?;
+    let readiness = wait_until_ready(
+        context,
+        clients,
+        endpoint_id,
+        &arguments.service_name,
+        remaining(deadline),
+        true,
+    )
+    .await?;
+    match readiness {
+        Readiness::Available(endpoint) | Readiness::PendingAcceptance(endpoint) => {
+            Ok((endpoint, None))
+        }
     }
 }
 
-/// Waits until the endpoint is `available`. States that will never get there
-/// (`failed`, `rejected`, `expired`, `deleted`) end the wait with AWS's reason.
-async fn wait_until_available(
+async fn pending_acceptance_warning(
+    clients: &AwsClients,
+    arguments: &Arguments,
+    endpoint_id: &str,
+) -> Diagnostic {
+    let who = acceptance_instructions(clients, &arguments.service_name, endpoint_id).await;
+    let dns = if arguments.private_dns_enabled {
+        " Private DNS is turned on by the first apply after acceptance."
+    } else {
+        ""
+    };
+    Diagnostic::warning(
+        "Endpoint waiting for acceptance",
+        format!("VPC endpoint {endpoint_id} is pendingAcceptance. {who}{dns}"),
+    )
+    .at(AttributePath::root("wait_for_acceptance"))
+}
+
+/// Says who must accept the connection and how.
+async fn acceptance_instructions(
+    clients: &AwsClients,
+    service_name: &str,
+    endpoint_id: &str,
+) -> String {
+    let service = ec2::find_endpoint_service(&clients.ec2, service_name)
+        .await
+        .ok()
+        .flatten();
+    let (owner, service_id) = match &service {
+        Some(s) => (s.owner.as_str(), s.service_id.as_str()),
+        None => ("unknown", "SERVICE_ID"),
+    };
+    format!(
+        "The owner of service {service_name} (AWS account {owner}) must accept the connection \
+         from {endpoint_id}: in the VPC console under Endpoint services > Endpoint \
+         connections, or with `aws ec2 accept-vpc-endpoint-connections --service-id \
+         {service_id} --vpc-endpoint-ids {endpoint_id}`."
+    )
+}
+
+/// Waits until the endpoint is `available` (or `pendingAcceptance`, when
+/// told not to wait for acceptance). States that will never get there end
+/// the wait with AWS's reason. A missing endpoint is tolerated for
+/// [`NOT_FOUND_GRACE`], since EC2's reads lag its writes.
+async fn wait_until_ready(
     context: &Context,
     clients: &AwsClients,
     endpoint_id: &str,
+    service_name: &str,
     timeout: Duration,
-) -> Result<VpcEndpoint, Diagnostic> {
+    wait_for_acceptance: bool,
+) -> Result<Readiness, Diagnostic> {
+    let started = Instant::now();
     let outcome = wait::until(timeout, &context.stop, || async {
         let Some(endpoint) = ec2::find_vpc_endpoint(&clients.ec2, endpoint_id).await? else {
-            return Ok(Poll::Pending("not visible yet".to_string()));
+            if started.elapsed() < NOT_FOUND_GRACE {
+                return Ok(Poll::Pending("not visible yet".to_string()));
+            }
+            return Err(EndpointFailure::Missing);
         };
+        // AWS documents camel case (`pendingAcceptance`); compare without
+        // case so that other spellings from emulators match too.
         let state = endpoint.state.to_ascii_lowercase();
         match state.as_str() {
-            "available" => Ok(Poll::Done(endpoint)),
+            "available" => Ok(Poll::Done(Readiness::Available(endpoint))),
+            "pendingacceptance" if !wait_for_acceptance => {
+                Ok(Poll::Done(Readiness::PendingAcceptance(endpoint)))
+            }
             "failed" | "rejected" | "expired" | "deleted" | "deleting" => {
-                Err(EndpointFailure::Terminal(endpoint))
+                Err(EndpointFailure::Terminal(Box::new(endpoint)))
             }
             _ => Ok(Poll::Pending(endpoint.state)),
         }
     })
     .await;
-    outcome.map_err(|e| match e {
-        WaitError::TimedOut(last) => Diagnostic::error(
+    match outcome {
+        Ok(readiness) => Ok(readiness),
+        Err(WaitError::TimedOut(last)) if last.eq_ignore_ascii_case("pendingacceptance") => {
+            let who = acceptance_instructions(clients, service_name, endpoint_id).await;
+            Err(Diagnostic::error(
+                "Timed out waiting for acceptance",
+                format!(
+                    "VPC endpoint {endpoint_id} was still pendingAcceptance after {}. {who} \
+                     Then run apply again; the endpoint is recorded in state. To return without \
+                     waiting, set wait_for_acceptance = false.",
+                    minutes(timeout)
+                ),
+            )
+            .at(AttributePath::root("wait_for_acceptance")))
+        }
+        Err(WaitError::TimedOut(last)) => Err(Diagnostic::error(
             "Timed out waiting for the endpoint",
             format!(
-                "VPC endpoint {endpoint_id} was still {last:?} after {} minutes. If it is \
-                 pendingAcceptance, the service owner must accept the connection; otherwise check \
-                 the endpoint in the AWS console. The endpoint is recorded in state.",
-                timeout.as_secs() / 60
+                "VPC endpoint {endpoint_id} was still {last:?} after {}. Check the endpoint in \
+                 the AWS console, raise timeouts if AWS is slow, and run apply again; the \
+                 endpoint is recorded in state.",
+                minutes(timeout)
             ),
-        ),
-        WaitError::Stopped => Diagnostic::error(
-            "Interrupted",
-            format!(
-                "Terraform asked the provider to stop while waiting for VPC endpoint \
-                 {endpoint_id}. What was created is recorded in state; run apply again to finish."
-            ),
-        ),
-        WaitError::Failed(EndpointFailure::Aws(error)) => Diagnostic::error(
+        )
+        .at(AttributePath::root("timeouts"))),
+        Err(WaitError::Stopped) => Err(interrupted(endpoint_id)),
+        Err(WaitError::Failed(EndpointFailure::Aws(error))) => Err(Diagnostic::error(
             "Reading the endpoint failed",
             format!("reading VPC endpoint {endpoint_id} while waiting for it: {error}."),
-        ),
-        WaitError::Failed(EndpointFailure::Terminal(endpoint)) => Diagnostic::error(
+        )),
+        Err(WaitError::Failed(EndpointFailure::Missing)) => Err(Diagnostic::error(
+            "Endpoint disappeared",
+            format!(
+                "VPC endpoint {endpoint_id} was not found for {} s after it was created or \
+                 changed. Someone may have deleted it; run plan to see what is left.",
+                NOT_FOUND_GRACE.as_secs()
+            ),
+        )),
+        Err(WaitError::Failed(EndpointFailure::Terminal(endpoint))) => Err(Diagnostic::error(
             "Endpoint failed",
             format!(
                 "VPC endpoint {endpoint_id} is {} and will not become available. AWS says: {}. \
@@ -660,13 +1061,14 @@ async fn wait_until_available(
                 endpoint.state,
                 endpoint.last_error.as_deref().unwrap_or("no reason given")
             ),
-        ),
-    })
+        )),
+    }
 }
 
 enum EndpointFailure {
     Aws(AwsError),
-    Terminal(VpcEndpoint),
+    Missing,
+    Terminal(Box<VpcEndpoint>),
 }
 
 impl From<AwsError> for EndpointFailure {
@@ -677,7 +1079,8 @@ impl From<AwsError> for EndpointFailure {
 
 // ---------------------------------------------------------------- read
 
-/// Refreshes the state from AWS. Returns null when the endpoint is gone.
+/// Refreshes the state from AWS. Returns null when nothing of the resource
+/// is left.
 async fn read(clients: &AwsClients, current: &Value) -> Result<Value, Diagnostic> {
     let prior = Arguments::from_value(current).unwrap_or_default();
     let endpoint_id = current.get("endpoint_id").as_str().unwrap_or_default();
@@ -703,12 +1106,12 @@ async fn read(clients: &AwsClients, current: &Value) -> Result<Value, Diagnostic
         tracing::info!(endpoint_id, "endpoint no longer exists");
         let partial = Model {
             arguments: prior,
-            endpoint: None,
             security_group_id: group_id.to_string(),
+            ..Model::default()
         };
         return read_partial(clients, &partial.to_value(), group_id).await;
     };
-    let model = observe(clients, endpoint, group_id, &prior.tags).await?;
+    let model = observe(clients, endpoint, group_id, &prior).await?;
     Ok(model.to_value())
 }
 
@@ -728,37 +1131,137 @@ async fn read_partial(
 }
 
 /// Builds the model from what AWS reports for the endpoint and its group.
+/// `prior` supplies what AWS does not store (timeouts, wait_for_acceptance),
+/// the configured spelling of equivalent values, and the baseline for
+/// telling which rules drifted.
 async fn observe(
     clients: &AwsClients,
     endpoint: VpcEndpoint,
     group_id: &str,
-    prior_tags: &BTreeMap<String, String>,
+    prior: &Arguments,
 ) -> Result<Model, Diagnostic> {
-    let group = if group_id.is_empty() {
-        None
+    let rules: Vec<IngressRule> = if group_id.is_empty() {
+        Vec::new()
     } else {
-        ec2::find_security_group(&clients.ec2, group_id)
+        ec2::find_ingress_rules(&clients.ec2, group_id)
             .await
             .map_err(|error| read_error(group_id, error))?
+            .into_iter()
+            .map(|(_, rule)| rule)
+            .collect()
     };
-    let rules = group.map(|g| g.ingress).unwrap_or_default();
-    let ports: BTreeSet<u16> = rules.iter().map(|r| r.port).collect();
-    let cidrs: BTreeSet<String> = rules.iter().map(|r| r.cidr.clone()).collect();
+    let (ports, sources) = observed_rules(&rules, prior);
+
+    let mut allowed_cidrs = Vec::new();
+    let mut allowed_security_group_ids = Vec::new();
+    for source in sources {
+        match source {
+            Source::Cidr(cidr) => allowed_cidrs.push(configured_spelling(&cidr, prior)),
+            Source::Group(id) => allowed_security_group_ids.push(id),
+        }
+    }
+    let policy = match (&endpoint.policy, &prior.policy) {
+        (Some(actual), Some(configured)) if policy::equivalent(actual, configured) => {
+            Some(configured.clone())
+        }
+        (Some(actual), _) => Some(actual.clone()),
+        (None, configured) => configured.clone(),
+    };
 
     let arguments = Arguments {
         vpc_id: endpoint.vpc_id.clone(),
         service_name: endpoint.service_name.clone(),
         subnet_ids: endpoint.subnet_ids.clone(),
-        ports: ports.into_iter().collect(),
-        allowed_cidrs: Some(cidrs.into_iter().collect()),
+        ports,
+        allowed_cidrs: Some(allowed_cidrs),
+        allowed_security_group_ids,
+        security_group_ids: endpoint
+            .security_group_ids
+            .iter()
+            .filter(|id| id.as_str() != group_id)
+            .cloned()
+            .collect(),
         private_dns_enabled: endpoint.private_dns_enabled,
-        tags: user_tags(clients, &endpoint.tags, prior_tags),
+        // moto leaves these out of its responses; keep what was configured
+        // rather than report a change nobody made.
+        ip_address_type: endpoint
+            .ip_address_type
+            .clone()
+            .or_else(|| prior.ip_address_type.clone()),
+        dns_record_ip_type: endpoint
+            .dns_record_ip_type
+            .clone()
+            .or_else(|| prior.dns_record_ip_type.clone()),
+        policy,
+        wait_for_acceptance: prior.wait_for_acceptance,
+        tags: user_tags(clients, &endpoint.tags, &prior.tags),
+        tags_null: prior.tags_null && user_tags(clients, &endpoint.tags, &prior.tags).is_empty(),
+        timeouts: prior.timeouts.clone(),
     };
     Ok(Model {
         arguments,
+        tags_all: endpoint.tags.clone(),
         endpoint: Some(endpoint),
         security_group_id: group_id.to_string(),
     })
+}
+
+/// Derives `ports` and the sources from the group's rules so that any drift
+/// shows in the plan. With the prior ports P and sources S, a prior port
+/// stays only if it has a rule from every prior source (and likewise for a
+/// source), and a port or source that is not prior is added. So rules equal
+/// to P x S give back exactly P and S, and a missing or extra rule changes
+/// at least one of them.
+fn observed_rules(rules: &[IngressRule], prior: &Arguments) -> (Vec<u16>, Vec<Source>) {
+    let actual: BTreeSet<&IngressRule> = rules.iter().collect();
+    let prior_sources: BTreeSet<Source> = sources(prior).into_iter().collect();
+    let prior_ports: BTreeSet<u16> = prior.ports.iter().copied().collect();
+
+    let has = |port: u16, source: &Source| {
+        actual.contains(&IngressRule {
+            port,
+            source: source.clone(),
+        })
+    };
+    let mut ports: BTreeSet<u16> = prior_ports
+        .iter()
+        .copied()
+        .filter(|port| prior_sources.iter().all(|s| has(*port, s)))
+        .collect();
+    ports.extend(
+        rules
+            .iter()
+            .map(|r| r.port)
+            .filter(|p| !prior_ports.contains(p)),
+    );
+
+    let mut observed_sources: BTreeSet<Source> = prior_sources
+        .iter()
+        .filter(|source| prior_ports.iter().all(|port| has(*port, source)))
+        .cloned()
+        .collect();
+    observed_sources.extend(
+        rules
+            .iter()
+            .map(|r| r.source.clone())
+            .filter(|s| !prior_sources.contains(s)),
+    );
+    (
+        ports.into_iter().collect(),
+        observed_sources.into_iter().collect(),
+    )
+}
+
+/// The configured spelling of a CIDR block AWS reports in canonical form,
+/// so that `10.0.0.5/16` in the configuration does not show as a change.
+fn configured_spelling(canonical: &str, prior: &Arguments) -> String {
+    prior
+        .allowed_cidrs
+        .iter()
+        .flatten()
+        .find(|text| canonical_cidr(text).as_deref() == Ok(canonical))
+        .cloned()
+        .unwrap_or_else(|| canonical.to_string())
 }
 
 fn read_error(id: &str, error: AwsError) -> Diagnostic {
@@ -796,143 +1299,351 @@ async fn update(
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let deadline = Instant::now() + Timeouts::from_value(planned).update;
+    let _guard = context.locks.lock(&endpoint_id).await;
 
     let mut diagnostics = Vec::new();
-    if let Err(diagnostic) = apply_changes(clients, &endpoint_id, &group_id, &old, &mut new).await {
+    if let Err(diagnostic) = apply_changes(
+        context,
+        clients,
+        &endpoint_id,
+        &group_id,
+        &old,
+        &mut new,
+        deadline,
+    )
+    .await
+    {
         diagnostics.push(diagnostic);
     }
+    let mut ready = None;
     if !has_errors(&diagnostics) {
-        if let Err(diagnostic) =
-            wait_until_available(context, clients, &endpoint_id, UPDATE_TIMEOUT).await
-        {
-            diagnostics.push(diagnostic);
+        let readiness = wait_until_ready(
+            context,
+            clients,
+            &endpoint_id,
+            &new.service_name,
+            remaining(deadline),
+            new.wait_for_acceptance,
+        )
+        .await;
+        match readiness {
+            Ok(Readiness::Available(endpoint)) | Ok(Readiness::PendingAcceptance(endpoint)) => {
+                ready = Some(endpoint)
+            }
+            Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
 
     // Record what AWS now has, whether or not every change went through.
-    match read(clients, &prior_state).await {
-        Ok(new_state) => {
-            diagnostics.extend(unhonoured_changes(&new, &new_state));
+    let endpoint = match ready {
+        Some(endpoint) => Ok(Some(endpoint)),
+        None => ec2::find_vpc_endpoint(&clients.ec2, &endpoint_id).await,
+    };
+    let observed = match endpoint {
+        Ok(Some(endpoint)) => observe(clients, endpoint, &group_id, &new).await,
+        Ok(None) => Err(Diagnostic::error(
+            "Endpoint disappeared",
+            format!("VPC endpoint {endpoint_id} no longer exists; run plan to recreate it."),
+        )),
+        Err(error) => Err(read_error(&endpoint_id, error)),
+    };
+    match observed {
+        Ok(mut model) => {
+            let pending = model
+                .endpoint
+                .as_ref()
+                .is_some_and(|e| e.state.eq_ignore_ascii_case("pendingacceptance"));
+            if pending && !has_errors(&diagnostics) {
+                model.arguments.private_dns_enabled = new.private_dns_enabled;
+            } else if !has_errors(&diagnostics) {
+                diagnostics.extend(unhonoured(&new, &model.arguments));
+            }
             ApplyResponse {
-                new_state,
+                new_state: model.to_value(),
+                private: Vec::new(),
                 diagnostics,
-                ..Default::default()
             }
         }
         Err(diagnostic) => {
             diagnostics.push(diagnostic);
-            ApplyResponse {
-                new_state: prior_state,
-                diagnostics,
-                ..Default::default()
-            }
+            failed_with(prior_state, diagnostics)
         }
     }
 }
 
-/// Makes AWS match `new`: rule deltas on the group, one ModifyVpcEndpoint
-/// for subnets and private DNS, and tag calls.
+/// Makes AWS match `new`: rule deltas on the group against what the group
+/// really has, one ModifyVpcEndpoint for everything else on the endpoint,
+/// and tag calls.
 async fn apply_changes(
+    context: &Context,
     clients: &AwsClients,
     endpoint_id: &str,
     group_id: &str,
     old: &Arguments,
     new: &mut Arguments,
+    deadline: Instant,
 ) -> Result<(), Diagnostic> {
     if new.allowed_cidrs.is_none() {
         let cidrs = ec2::find_vpc_cidrs(&clients.ec2, &new.vpc_id)
             .await
-            .map_err(|e| {
-                update_error(
-                    endpoint_id,
-                    "reading the VPC's CIDR blocks",
-                    e,
-                    "allowed_cidrs",
-                )
-            })?;
+            .map_err(|e| update_error(endpoint_id, "reading the VPC's CIDR blocks", e, "vpc_id"))?;
         new.allowed_cidrs = Some(cidrs);
     }
+    update_rules(context, clients, endpoint_id, group_id, new, deadline).await?;
 
-    let old_rules: BTreeSet<IngressRule> =
-        ingress_rules(&old.ports, old.allowed_cidrs.as_deref().unwrap_or_default())
-            .into_iter()
-            .collect();
-    let new_rules: BTreeSet<IngressRule> =
-        ingress_rules(&new.ports, new.allowed_cidrs.as_deref().unwrap_or_default())
-            .into_iter()
-            .collect();
-    // Authorise before revoking, so traffic that both sets allow is never cut.
-    let added: Vec<IngressRule> = new_rules.difference(&old_rules).cloned().collect();
-    let removed: Vec<IngressRule> = old_rules.difference(&new_rules).cloned().collect();
-    let description = truncate(&format!("plink: {}", new.service_name), 255);
-    ec2::authorize_ingress(&clients.ec2, group_id, &added, &description)
+    let current = ec2::find_vpc_endpoint(&clients.ec2, endpoint_id)
         .await
-        .map_err(|e| update_error(endpoint_id, "adding ingress rules", e, "ports"))?;
-    ec2::revoke_ingress(&clients.ec2, group_id, &removed)
-        .await
-        .map_err(|e| update_error(endpoint_id, "removing ingress rules", e, "ports"))?;
+        .map_err(|e| update_error(endpoint_id, "reading the endpoint", e, "subnet_ids"))?
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "Endpoint disappeared",
+                format!("VPC endpoint {endpoint_id} no longer exists; run plan to recreate it."),
+            )
+        })?;
+    let mut change = endpoint_changes(&current, group_id, old, new);
+    if change.private_dns_enabled == Some(true)
+        && current.state.eq_ignore_ascii_case("pendingacceptance")
+        && !new.wait_for_acceptance
+    {
+        // Private DNS cannot be turned on before the owner accepts; the
+        // next apply after acceptance does it.
+        change.private_dns_enabled = None;
+    }
+    if !change.is_empty() {
+        if change.private_dns_enabled == Some(true) {
+            wait_until_ready(
+                context,
+                clients,
+                endpoint_id,
+                &new.service_name,
+                remaining(deadline),
+                true,
+            )
+            .await?;
+        }
+        modify(context, clients, endpoint_id, &change, deadline).await?;
+    }
 
-    let old_subnets: BTreeSet<&String> = old.subnet_ids.iter().collect();
-    let new_subnets: BTreeSet<&String> = new.subnet_ids.iter().collect();
-    let modification = EndpointModification {
-        add_subnet_ids: new_subnets
-            .difference(&old_subnets)
-            .map(|s| s.to_string())
-            .collect(),
-        remove_subnet_ids: old_subnets
-            .difference(&new_subnets)
-            .map(|s| s.to_string())
-            .collect(),
-        private_dns_enabled: (old.private_dns_enabled != new.private_dns_enabled)
-            .then_some(new.private_dns_enabled),
-    };
-    ec2::modify_vpc_endpoint(&clients.ec2, endpoint_id, &modification)
+    let wanted = merged_tags(clients, &new.tags);
+    sync_tags(clients, endpoint_id, &current.tags, &wanted)
         .await
-        .map_err(|e| update_error(endpoint_id, "modifying the endpoint", e, "subnet_ids"))?;
+        .map_err(|e| update_error(endpoint_id, "updating the endpoint's tags", e, "tags"))?;
 
-    let old_tags = merged_tags(clients, &old.tags);
-    let new_tags = merged_tags(clients, &new.tags);
-    let stale: Vec<String> = old_tags
-        .keys()
-        .filter(|k| !new_tags.contains_key(*k))
-        .cloned()
-        .collect();
-    let changed: BTreeMap<String, String> = new_tags
-        .iter()
-        .filter(|(k, v)| old_tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    ec2::delete_tags(&clients.ec2, endpoint_id, &stale)
+    // The managed group carries the same tags plus plink's own.
+    let group = ec2::find_security_group(&clients.ec2, group_id)
         .await
-        .map_err(|e| update_error(endpoint_id, "removing tags", e, "tags"))?;
-    ec2::create_tags(&clients.ec2, endpoint_id, &changed)
-        .await
-        .map_err(|e| update_error(endpoint_id, "setting tags", e, "tags"))?;
+        .map_err(|e| update_error(endpoint_id, "reading the security group", e, "tags"))?;
+    if let Some(group) = group {
+        let wanted = managed_group_tags(clients, new);
+        sync_tags(clients, group_id, &group.tags, &wanted)
+            .await
+            .map_err(|e| update_error(endpoint_id, "updating the group's tags", e, "tags"))?;
+    }
     Ok(())
 }
 
-/// Warns about changes AWS accepted but did not carry out, so they are not
-/// silently lost (the moto emulator, for one, ignores private DNS changes).
-fn unhonoured_changes(wanted: &Arguments, new_state: &Value) -> Vec<Diagnostic> {
-    let actual = new_state.get("private_dns_enabled").as_bool();
-    if new_state.is_null() || actual == Some(wanted.private_dns_enabled) {
-        return Vec::new();
+async fn update_rules(
+    context: &Context,
+    clients: &AwsClients,
+    endpoint_id: &str,
+    group_id: &str,
+    new: &Arguments,
+    deadline: Instant,
+) -> Result<(), Diagnostic> {
+    let exists = ec2::find_security_group(&clients.ec2, group_id)
+        .await
+        .map_err(|e| update_error(endpoint_id, "reading the security group", e, "ports"))?
+        .is_some();
+    if !exists {
+        return Err(Diagnostic::error(
+            "Security group missing",
+            format!(
+                "security group {group_id}, which plink made for VPC endpoint {endpoint_id}, no \
+                 longer exists. Replace the resource with `terraform apply -replace=...` to \
+                 build a new one."
+            ),
+        )
+        .at(AttributePath::root("security_group_id")));
     }
-    vec![Diagnostic::warning(
-        "Private DNS change not applied",
-        format!(
-            "AWS accepted the request to set private_dns_enabled = {} but still reports {}. \
-             The next plan shows the difference again; check the endpoint and the service's \
-             private DNS name verification.",
-            wanted.private_dns_enabled,
-            actual.map_or("nothing".to_string(), |b| b.to_string())
+    let actual = ec2::find_ingress_rules(&clients.ec2, group_id)
+        .await
+        .map_err(|e| update_error(endpoint_id, "reading the ingress rules", e, "ports"))?;
+    let desired: BTreeSet<IngressRule> = desired_rules(new).into_iter().collect();
+    let present: BTreeSet<&IngressRule> = actual.iter().map(|(_, rule)| rule).collect();
+    // Authorise before revoking, so traffic that both sets allow is never cut.
+    let added: Vec<IngressRule> = desired
+        .iter()
+        .filter(|rule| !present.contains(rule))
+        .cloned()
+        .collect();
+    let removed: Vec<String> = actual
+        .iter()
+        .filter(|(_, rule)| !desired.contains(rule))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let description = rule_description(new);
+
+    wait::retry_while_busy(remaining(deadline), &context.stop, || {
+        ec2::authorize_ingress(&clients.ec2, group_id, &added, &description)
+    })
+    .await
+    .map_err(|e| wait_update_error(endpoint_id, "adding ingress rules", e, "ports"))?;
+    wait::retry_while_busy(remaining(deadline), &context.stop, || {
+        ec2::revoke_ingress(&clients.ec2, group_id, &removed)
+    })
+    .await
+    .map_err(|e| wait_update_error(endpoint_id, "removing ingress rules", e, "ports"))?;
+    Ok(())
+}
+
+/// The single modification that takes the endpoint from `current` to `new`.
+fn endpoint_changes(
+    current: &VpcEndpoint,
+    group_id: &str,
+    old: &Arguments,
+    new: &Arguments,
+) -> EndpointModification {
+    let (add_subnet_ids, remove_subnet_ids) = set_delta(&current.subnet_ids, &new.subnet_ids);
+    let mut wanted_groups = vec![group_id.to_string()];
+    wanted_groups.extend(new.security_group_ids.iter().cloned());
+    let (add_security_group_ids, remove_security_group_ids) =
+        set_delta(&current.security_group_ids, &wanted_groups);
+
+    let policy = match (&new.policy, &current.policy) {
+        (Some(wanted), Some(actual)) if policy::equivalent(wanted, actual) => None,
+        (Some(wanted), _) => Some(wanted.clone()),
+        (None, Some(actual)) if policy::is_full_access(actual) => None,
+        (None, None) => None,
+        // NOTE: ModifyVpcEndpoint's ResetPolicy would do the same, but moto
+        // ignores it; sending the full-access document works on both.
+        (None, Some(_)) => Some(FULL_ACCESS_POLICY.to_string()),
+    };
+    // Compare with what AWS reports, or with the prior state when the
+    // response leaves the field out.
+    let type_change = |wanted: &Option<String>, actual: &Option<String>, prior: &Option<String>| {
+        let actual = actual.as_ref().or(prior.as_ref());
+        wanted.as_ref().filter(|w| Some(*w) != actual).cloned()
+    };
+
+    EndpointModification {
+        add_subnet_ids,
+        remove_subnet_ids,
+        add_security_group_ids,
+        remove_security_group_ids,
+        private_dns_enabled: (current.private_dns_enabled != new.private_dns_enabled)
+            .then_some(new.private_dns_enabled),
+        policy,
+        ip_address_type: type_change(
+            &new.ip_address_type,
+            &current.ip_address_type,
+            &old.ip_address_type,
         ),
+        dns_record_ip_type: type_change(
+            &new.dns_record_ip_type,
+            &current.dns_record_ip_type,
+            &old.dns_record_ip_type,
+        ),
+    }
+}
+
+/// Returns what to add to and remove from `current` to get `wanted`.
+fn set_delta(current: &[String], wanted: &[String]) -> (Vec<String>, Vec<String>) {
+    let current: BTreeSet<&String> = current.iter().collect();
+    let wanted: BTreeSet<&String> = wanted.iter().collect();
+    (
+        wanted.difference(&current).map(|s| s.to_string()).collect(),
+        current.difference(&wanted).map(|s| s.to_string()).collect(),
     )
-    .at(AttributePath::root("private_dns_enabled"))]
+}
+
+async fn modify(
+    context: &Context,
+    clients: &AwsClients,
+    endpoint_id: &str,
+    change: &EndpointModification,
+    deadline: Instant,
+) -> Result<(), Diagnostic> {
+    wait::retry_while_busy(remaining(deadline), &context.stop, || {
+        ec2::modify_vpc_endpoint(&clients.ec2, endpoint_id, change)
+    })
+    .await
+    .map_err(|e| wait_update_error(endpoint_id, "modifying the endpoint", e, "subnet_ids"))
+}
+
+/// Makes the tags of `resource_id` equal `wanted`, touching only the keys
+/// that differ.
+async fn sync_tags(
+    clients: &AwsClients,
+    resource_id: &str,
+    current: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let stale: Vec<String> = current
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
+    let changed: BTreeMap<String, String> = wanted
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    ec2::delete_tags(&clients.ec2, resource_id, &stale).await?;
+    ec2::create_tags(&clients.ec2, resource_id, &changed).await
+}
+
+/// Errors for changes AWS accepted but did not carry out, so they are not
+/// silently lost.
+fn unhonoured(wanted: &Arguments, observed: &Arguments) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let mut check = |name: &str, wanted: String, observed: String| {
+        if wanted != observed {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Change not applied by AWS",
+                    format!(
+                        "AWS accepted the request to set {name} to {wanted}, but the endpoint \
+                         reports {observed}. Check the endpoint in the AWS console (for private \
+                         DNS, the service's private DNS name must be verified), then run apply \
+                         again."
+                    ),
+                )
+                .at(AttributePath::root(name)),
+            );
+        }
+    };
+    check(
+        "private_dns_enabled",
+        wanted.private_dns_enabled.to_string(),
+        observed.private_dns_enabled.to_string(),
+    );
+    let sorted = |items: &[String]| {
+        let mut items = items.to_vec();
+        items.sort();
+        format!("{items:?}")
+    };
+    check(
+        "subnet_ids",
+        sorted(&wanted.subnet_ids),
+        sorted(&observed.subnet_ids),
+    );
+    check(
+        "security_group_ids",
+        sorted(&wanted.security_group_ids),
+        sorted(&observed.security_group_ids),
+    );
+    if let Some(wanted_policy) = &wanted.policy {
+        let observed_policy = observed.policy.as_deref().unwrap_or("no policy");
+        if !policy::equivalent(wanted_policy, observed_policy) {
+            check("policy", wanted_policy.clone(), observed_policy.to_string());
+        }
+    }
+    diagnostics
 }
 
 fn update_error(endpoint_id: &str, step: &str, error: AwsError, attribute: &str) -> Diagnostic {
-    aws_error(
+    error_at(
         "Updating endpoint failed",
         format!(
             "{step} for VPC endpoint {endpoint_id}: {error}. The changes made before this step \
@@ -942,9 +1653,40 @@ fn update_error(endpoint_id: &str, step: &str, error: AwsError, attribute: &str)
     )
 }
 
+fn wait_update_error(
+    endpoint_id: &str,
+    step: &str,
+    error: WaitError<AwsError>,
+    attribute: &str,
+) -> Diagnostic {
+    match error {
+        WaitError::Failed(error) => update_error(endpoint_id, step, error, attribute),
+        WaitError::Stopped => interrupted(endpoint_id),
+        WaitError::TimedOut(last) => error_at(
+            "Updating endpoint failed",
+            format!(
+                "{step} for VPC endpoint {endpoint_id}: AWS kept reporting another change in \
+                 progress ({last}) until the timeout. Run apply again, or raise timeouts.update."
+            ),
+            attribute,
+        ),
+    }
+}
+
 // ---------------------------------------------------------------- delete
 
 async fn delete(context: &Context, clients: &AwsClients, prior_state: Value) -> ApplyResponse {
+    let endpoint_id = prior_state.get("endpoint_id").as_str().unwrap_or_default();
+    let group_id = prior_state
+        .get("security_group_id")
+        .as_str()
+        .unwrap_or_default();
+    let lock_key = if endpoint_id.is_empty() {
+        group_id
+    } else {
+        endpoint_id
+    };
+    let _guard = context.locks.lock(lock_key).await;
     match delete_all(context, clients, &prior_state).await {
         Ok(()) => ApplyResponse::default(),
         Err(diagnostic) => failed(prior_state, diagnostic),
@@ -961,14 +1703,25 @@ async fn delete_all(
         .get("security_group_id")
         .as_str()
         .unwrap_or_default();
-    let deadline = tokio::time::Instant::now() + DELETE_TIMEOUT;
+    let deadline = Instant::now() + Timeouts::from_value(prior_state).delete;
 
     if !endpoint_id.is_empty() {
         let interfaces = strings(prior_state.get("network_interface_ids"));
-        ec2::delete_vpc_endpoint(&clients.ec2, endpoint_id)
-            .await
-            .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-            .map_err(|error| delete_error(endpoint_id, "deleting the endpoint", error))?;
+        let deleted = wait::retry_while_busy(remaining(deadline), &context.stop, || async {
+            match ec2::delete_vpc_endpoint(&clients.ec2, endpoint_id).await {
+                Err(e) if e.is_not_found() => Ok(()),
+                other => other,
+            }
+        })
+        .await;
+        deleted.map_err(|e| match e {
+            WaitError::Failed(error) => delete_error(endpoint_id, "deleting the endpoint", error),
+            WaitError::Stopped => interrupted_delete(endpoint_id),
+            WaitError::TimedOut(last) => Diagnostic::error(
+                "Timed out deleting the endpoint",
+                format!("VPC endpoint {endpoint_id} stayed busy: {last}. Run destroy again."),
+            ),
+        })?;
         wait_until_gone(context, clients, endpoint_id, &interfaces, deadline).await?;
         tracing::info!(endpoint_id, "deleted VPC endpoint");
     }
@@ -986,10 +1739,9 @@ async fn wait_until_gone(
     clients: &AwsClients,
     endpoint_id: &str,
     interfaces: &[String],
-    deadline: tokio::time::Instant,
+    deadline: Instant,
 ) -> Result<(), Diagnostic> {
-    let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let outcome = wait::until(timeout, &context.stop, || async {
+    let outcome = wait::until(remaining(deadline), &context.stop, || async {
         if let Some(endpoint) = ec2::find_vpc_endpoint(&clients.ec2, endpoint_id).await? {
             return Ok(Poll::Pending(format!("endpoint still {}", endpoint.state)));
         }
@@ -1008,8 +1760,9 @@ async fn wait_until_gone(
         WaitError::TimedOut(last) => Diagnostic::error(
             "Timed out deleting the endpoint",
             format!(
-                "VPC endpoint {endpoint_id} was deleted, but after waiting: {last}. The security \
-                 group cannot be deleted until they are gone. Run destroy again later."
+                "VPC endpoint {endpoint_id} was deleted, but {last} when the delete timeout ran \
+                 out. The security group cannot be deleted until they are gone. Run destroy \
+                 again later, or raise timeouts.delete."
             ),
         ),
         WaitError::Stopped => interrupted_delete(endpoint_id),
@@ -1023,27 +1776,39 @@ async fn delete_group(
     context: &Context,
     clients: &AwsClients,
     group_id: &str,
-    deadline: tokio::time::Instant,
+    deadline: Instant,
 ) -> Result<(), Diagnostic> {
-    let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let outcome = wait::until(timeout, &context.stop, || async {
+    let outcome = wait::until(remaining(deadline), &context.stop, || async {
         match ec2::delete_security_group(&clients.ec2, group_id).await {
             Ok(()) => Ok(Poll::Done(())),
             Err(e) if e.is_not_found() => Ok(Poll::Done(())),
-            Err(e) if e.has_code("DependencyViolation") => Ok(Poll::Pending(e.to_string())),
+            Err(e) if e.has_code("DependencyViolation") => {
+                tracing::debug!(group_id, "security group still in use; retrying");
+                Ok(Poll::Pending(e.to_string()))
+            }
             Err(e) => Err(e),
         }
     })
     .await;
-    outcome.map_err(|e| match e {
-        WaitError::TimedOut(last) => Diagnostic::error(
-            "Timed out deleting the security group",
-            format!(
-                "security group {group_id} is still in use: {last}. Find what uses it with \
-                 `aws ec2 describe-network-interfaces --filters Name=group-id,Values={group_id}`, \
-                 then run destroy again."
-            ),
-        ),
+    let error = match outcome {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    Err(match error {
+        WaitError::TimedOut(last) => {
+            let users = ec2::find_interfaces_using_group(&clients.ec2, group_id)
+                .await
+                .map(|ids| ids.join(", "))
+                .unwrap_or_else(|e| format!("unknown ({e})"));
+            Diagnostic::error(
+                "Timed out deleting the security group",
+                format!(
+                    "security group {group_id} is still in use by network interfaces: {users}. \
+                     AWS said: {last}. Delete or detach those interfaces, then run destroy \
+                     again."
+                ),
+            )
+        }
         WaitError::Stopped => interrupted_delete(group_id),
         WaitError::Failed(error) => delete_error(group_id, "deleting the security group", error),
     })
@@ -1097,9 +1862,10 @@ async fn import(clients: &AwsClients, id: &str) -> Result<Value, Diagnostic> {
         let group = ec2::find_security_group(&clients.ec2, group_id)
             .await
             .map_err(|error| read_error(group_id, error))?;
-        if group.is_some_and(|g| {
+        let is_managed = group.is_some_and(|g| {
             g.tags.get(MANAGED_BY_TAG).map(String::as_str) == Some(MANAGED_BY_VALUE)
-        }) {
+        });
+        if is_managed {
             managed_group = Some(group_id.clone());
             break;
         }
@@ -1112,41 +1878,52 @@ async fn import(clients: &AwsClients, id: &str) -> Result<Value, Diagnostic> {
             endpoint.security_group_ids.join(", ")
         )));
     };
-    let model = observe(clients, endpoint, &group_id, &BTreeMap::new()).await?;
+    let defaults = Arguments {
+        wait_for_acceptance: true,
+        ..Arguments::default()
+    };
+    let model = observe(clients, endpoint, &group_id, &defaults).await?;
     Ok(model.to_value())
 }
 
 // ---------------------------------------------------------------- upgrade
 
+/// Reads stored state into the current schema. Version 0 lacks the
+/// attributes added in version 1; they start null, except
+/// `wait_for_acceptance`, which takes its default, and the next refresh
+/// fills the rest from AWS.
 fn upgrade(version: i64, raw_state: &serde_json::Value) -> (Value, Vec<Diagnostic>) {
-    let current = schema().version;
-    if version > current {
+    if version > SCHEMA_VERSION {
         let detail = format!(
             "The state was written by a newer plink provider (schema version {version}; this \
-             provider reads up to {current}). Upgrade the provider."
+             provider reads up to {SCHEMA_VERSION}). Upgrade the provider."
         );
         return (
             Value::Null,
             vec![Diagnostic::error("State from a newer provider", detail)],
         );
     }
-    match Value::from_json(raw_state, &value_type()) {
-        Ok(state) => (state, Vec::new()),
-        Err(e) => (
-            Value::Null,
-            vec![Diagnostic::error(
-                "Invalid stored state",
-                format!("The stored state of this {TYPE_NAME} cannot be read: {e}."),
-            )],
-        ),
+    let mut state = match Value::from_json(raw_state, &value_type()) {
+        Ok(state) => state,
+        Err(e) => {
+            let detail = format!("The stored state of this {TYPE_NAME} cannot be read: {e}.");
+            return (
+                Value::Null,
+                vec![Diagnostic::error("Invalid stored state", detail)],
+            );
+        }
+    };
+    if state.get("wait_for_acceptance").is_null() {
+        set_attribute(&mut state, "wait_for_acceptance", Value::Bool(true));
     }
+    (state, Vec::new())
 }
 
 // ---------------------------------------------------------------- conversions
 
 impl Arguments {
     /// Reads the arguments of a planned or prior state, all of which are
-    /// known at apply time except a defaulted `allowed_cidrs`.
+    /// known at apply time except defaults AWS or the VPC decide.
     fn from_value(value: &Value) -> Result<Arguments, Diagnostic> {
         let required_string = |name: &str| {
             value
@@ -1155,6 +1932,7 @@ impl Arguments {
                 .map(str::to_string)
                 .ok_or_else(|| internal_error(&format!("{name} is not a known string")))
         };
+        let optional_string = |name: &str| value.get(name).as_str().map(str::to_string);
         let mut ports = Vec::new();
         for port in value.get("ports").elements() {
             let number = port.as_f64().and_then(port_number).ok_or_else(|| {
@@ -1174,8 +1952,16 @@ impl Arguments {
             subnet_ids: strings(value.get("subnet_ids")),
             ports,
             allowed_cidrs,
+            allowed_security_group_ids: strings(value.get("allowed_security_group_ids")),
+            security_group_ids: strings(value.get("security_group_ids")),
             private_dns_enabled: value.get("private_dns_enabled").as_bool().unwrap_or(true),
+            ip_address_type: optional_string("ip_address_type"),
+            dns_record_ip_type: optional_string("dns_record_ip_type"),
+            policy: optional_string("policy"),
+            wait_for_acceptance: value.get("wait_for_acceptance").as_bool().unwrap_or(true),
             tags: string_entries(value.get("tags")),
+            tags_null: value.get("tags").is_null(),
+            timeouts: value.get("timeouts").clone(),
         })
     }
 }
@@ -1195,7 +1981,18 @@ impl Model {
                 ])
             })
             .collect();
-        let tags = if arguments.tags.is_empty() {
+        let optional_set = |items: &[String]| {
+            if items.is_empty() {
+                Value::Null
+            } else {
+                string_set(items.to_vec())
+            }
+        };
+        let optional_string = |text: &Option<String>| match text {
+            Some(text) => Value::string(text),
+            None => Value::Null,
+        };
+        let tags = if arguments.tags.is_empty() && arguments.tags_null {
             Value::Null
         } else {
             string_map(&arguments.tags)
@@ -1211,10 +2008,33 @@ impl Model {
                 string_set(arguments.allowed_cidrs.clone().unwrap_or_default()),
             ),
             (
+                "allowed_security_group_ids",
+                optional_set(&arguments.allowed_security_group_ids),
+            ),
+            (
+                "security_group_ids",
+                optional_set(&arguments.security_group_ids),
+            ),
+            (
                 "private_dns_enabled",
                 Value::Bool(arguments.private_dns_enabled),
             ),
+            (
+                "ip_address_type",
+                optional_string(&arguments.ip_address_type),
+            ),
+            (
+                "dns_record_ip_type",
+                optional_string(&arguments.dns_record_ip_type),
+            ),
+            ("policy", optional_string(&arguments.policy)),
+            (
+                "wait_for_acceptance",
+                Value::Bool(arguments.wait_for_acceptance),
+            ),
             ("tags", tags),
+            ("tags_all", string_map(&self.tags_all)),
+            ("timeouts", arguments.timeouts.clone()),
             ("endpoint_id", Value::string(&endpoint.id)),
             ("security_group_id", Value::string(&self.security_group_id)),
             (
@@ -1228,17 +2048,42 @@ impl Model {
     }
 }
 
-fn ingress_rules(ports: &[u16], cidrs: &[String]) -> Vec<IngressRule> {
-    let mut rules = Vec::with_capacity(ports.len() * cidrs.len());
-    for port in ports {
-        for cidr in cidrs {
+/// The sources of the ingress rules: canonical CIDR blocks, then groups.
+fn sources(arguments: &Arguments) -> Vec<Source> {
+    let mut sources: Vec<Source> = arguments
+        .allowed_cidrs
+        .iter()
+        .flatten()
+        .map(|text| Source::Cidr(canonical_cidr(text).unwrap_or_else(|_| text.clone())))
+        .collect();
+    sources.extend(
+        arguments
+            .allowed_security_group_ids
+            .iter()
+            .map(|id| Source::Group(id.clone())),
+    );
+    sources.sort();
+    sources.dedup();
+    sources
+}
+
+/// One rule per (port, source) pair.
+fn desired_rules(arguments: &Arguments) -> Vec<IngressRule> {
+    let sources = sources(arguments);
+    let mut rules = Vec::with_capacity(arguments.ports.len() * sources.len());
+    for port in &arguments.ports {
+        for source in &sources {
             rules.push(IngressRule {
                 port: *port,
-                cidr: cidr.clone(),
+                source: source.clone(),
             });
         }
     }
     rules
+}
+
+fn rule_description(arguments: &Arguments) -> String {
+    truncate(&format!("plink: {}", arguments.service_name), 255)
 }
 
 /// The provider's default tags overlaid with the resource's own.
@@ -1248,8 +2093,9 @@ fn merged_tags(clients: &AwsClients, tags: &BTreeMap<String, String>) -> BTreeMa
     merged
 }
 
-/// The tags the user manages in `tags`: what AWS has, less the provider's
-/// default tags (unless the resource sets the same key itself).
+/// The tags the user manages in `tags`: what AWS has, less the keys of the
+/// provider's default tags (unless the resource sets the same key itself).
+/// A changed default tag value then shows in `tags_all`, not in `tags`.
 fn user_tags(
     clients: &AwsClients,
     aws_tags: &BTreeMap<String, String>,
@@ -1257,7 +2103,7 @@ fn user_tags(
 ) -> BTreeMap<String, String> {
     aws_tags
         .iter()
-        .filter(|(k, v)| prior_tags.contains_key(*k) || clients.default_tags.get(*k) != Some(*v))
+        .filter(|(k, _)| prior_tags.contains_key(*k) || !clients.default_tags.contains_key(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -1288,12 +2134,43 @@ fn unique_suffix() -> String {
     format!("{:x}{:x}", nanos & 0xffff_ffff_ffff, std::process::id())
 }
 
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+fn minutes(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds.is_multiple_of(60) {
+        format!("{} minutes", seconds / 60)
+    } else {
+        format!("{seconds} seconds")
+    }
+}
+
+fn describe_wait_error(error: WaitError<AwsError>) -> String {
+    match error {
+        WaitError::Failed(error) => error.to_string(),
+        WaitError::Stopped => "interrupted by Terraform".to_string(),
+        WaitError::TimedOut(last) => format!("still failing at the timeout: {last}"),
+    }
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
-fn aws_error(summary: &str, detail: String, attribute: &str) -> Diagnostic {
+fn error_at(summary: &str, detail: String, attribute: &str) -> Diagnostic {
     Diagnostic::error(summary, detail).at(AttributePath::root(attribute))
+}
+
+fn interrupted(endpoint_id: &str) -> Diagnostic {
+    Diagnostic::error(
+        "Interrupted",
+        format!(
+            "Terraform asked the provider to stop while working on VPC endpoint {endpoint_id}. \
+             What was done is recorded in state; run apply again to finish."
+        ),
+    )
 }
 
 fn internal_error(detail: &str) -> Diagnostic {
@@ -1307,16 +2184,40 @@ fn internal_error(detail: &str) -> Diagnostic {
 }
 
 fn failed(new_state: Value, diagnostic: Diagnostic) -> ApplyResponse {
+    failed_with(new_state, vec![diagnostic])
+}
+
+fn failed_with(new_state: Value, diagnostics: Vec<Diagnostic>) -> ApplyResponse {
     ApplyResponse {
         new_state,
         private: Vec::new(),
-        diagnostics: vec![diagnostic],
+        diagnostics,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn arguments(ports: &[u16], cidrs: &[&str]) -> Arguments {
+        Arguments {
+            vpc_id: "vpc-1".into(),
+            service_name: "com.example".into(),
+            subnet_ids: vec!["subnet-a".into()],
+            ports: ports.to_vec(),
+            allowed_cidrs: Some(cidrs.iter().map(|c| c.to_string()).collect()),
+            wait_for_acceptance: true,
+            private_dns_enabled: true,
+            ..Arguments::default()
+        }
+    }
+
+    fn rule(port: u16, cidr: &str) -> IngressRule {
+        IngressRule {
+            port,
+            source: Source::Cidr(cidr.into()),
+        }
+    }
 
     #[test]
     fn validate_rejects_bad_ports_and_cidrs() {
@@ -1337,35 +2238,152 @@ mod tests {
     }
 
     #[test]
+    fn validate_warns_on_host_bits_and_duplicates() {
+        let config = object([("allowed_cidrs", string_set(["10.0.0.5/16", "10.0.0.0/16"]))]);
+        let diagnostics = validate(&config);
+        assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+        assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:?}");
+    }
+
+    #[test]
+    fn validate_rejects_bad_policy_and_types() {
+        let config = object([
+            ("policy", Value::string("{nope")),
+            ("ip_address_type", Value::string("ipv5")),
+            (
+                "timeouts",
+                object([("create", Value::string("ten minutes"))]),
+            ),
+        ]);
+        let paths: Vec<String> = validate(&config)
+            .iter()
+            .filter_map(|d| d.attribute.as_ref().map(|p| p.to_string()))
+            .collect();
+        assert_eq!(paths, vec!["ip_address_type", "policy", "timeouts.create"]);
+    }
+
+    #[test]
     fn validate_accepts_unknown_ports() {
         let config = object([("ports", Value::Unknown), ("subnet_ids", Value::Unknown)]);
         assert!(validate(&config).is_empty());
     }
 
     #[test]
-    fn ingress_rules_pair_every_port_with_every_cidr() {
-        let rules = ingress_rules(&[443, 8443], &["10.0.0.0/16".into(), "10.1.0.0/16".into()]);
-        assert_eq!(rules.len(), 4);
-        assert!(rules.contains(&IngressRule {
-            port: 8443,
-            cidr: "10.1.0.0/16".into()
-        }));
+    fn canonical_cidr_clears_host_bits() {
+        assert_eq!(canonical_cidr("10.0.0.5/16").as_deref(), Ok("10.0.0.0/16"));
+        assert_eq!(canonical_cidr("10.1.2.3/32").as_deref(), Ok("10.1.2.3/32"));
+        assert_eq!(canonical_cidr("10.1.2.3/0").as_deref(), Ok("0.0.0.0/0"));
+        assert!(canonical_cidr("10.1.2.3").is_err());
+    }
+
+    #[test]
+    fn desired_rules_pair_every_port_with_every_source() {
+        let mut args = arguments(&[443, 8443], &["10.0.0.0/16", "10.1.0.9/16"]);
+        args.allowed_security_group_ids = vec!["sg-9".into()];
+        let rules = desired_rules(&args);
+        assert_eq!(rules.len(), 6);
+        assert!(
+            rules.contains(&rule(8443, "10.1.0.0/16")),
+            "canonical CIDR: {rules:?}"
+        );
+    }
+
+    #[test]
+    fn observed_rules_match_prior_when_unchanged() {
+        let prior = arguments(&[443, 8443], &["10.0.0.0/16", "10.1.0.0/16"]);
+        let (ports, sources) = observed_rules(&desired_rules(&prior), &prior);
+        assert_eq!(ports, vec![443, 8443]);
+        assert_eq!(sources.len(), 2);
+    }
+
+    #[test]
+    fn observed_rules_show_missing_rule() {
+        let prior = arguments(&[443, 8443], &["10.0.0.0/16", "10.1.0.0/16"]);
+        let rules = vec![
+            rule(443, "10.0.0.0/16"),
+            rule(443, "10.1.0.0/16"),
+            rule(8443, "10.0.0.0/16"),
+        ];
+        let (ports, sources) = observed_rules(&rules, &prior);
+        assert_eq!(ports, vec![443], "8443 lacks a rule from 10.1.0.0/16");
+        assert_eq!(sources, vec![Source::Cidr("10.0.0.0/16".into())]);
+    }
+
+    #[test]
+    fn observed_rules_show_extra_rule() {
+        let prior = arguments(&[443], &["10.0.0.0/16"]);
+        let rules = vec![rule(443, "10.0.0.0/16"), rule(22, "0.0.0.0/0")];
+        let (ports, sources) = observed_rules(&rules, &prior);
+        assert_eq!(ports, vec![22, 443]);
+        assert!(
+            sources.contains(&Source::Cidr("0.0.0.0/0".into())),
+            "{sources:?}"
+        );
+    }
+
+    #[test]
+    fn endpoint_changes_in_one_modification() {
+        let current = VpcEndpoint {
+            subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+            security_group_ids: vec!["sg-managed".into(), "sg-old".into()],
+            private_dns_enabled: false,
+            policy: Some(r#"{"Statement":[{"Effect":"Deny"}]}"#.into()),
+            ..VpcEndpoint::default()
+        };
+        let old = arguments(&[443], &["10.0.0.0/16"]);
+        let mut new = old.clone();
+        new.subnet_ids = vec!["subnet-b".into(), "subnet-c".into()];
+        new.security_group_ids = vec!["sg-new".into()];
+        let change = endpoint_changes(&current, "sg-managed", &old, &new);
+        assert_eq!(change.add_subnet_ids, vec!["subnet-c"]);
+        assert_eq!(change.remove_subnet_ids, vec!["subnet-a"]);
+        assert_eq!(change.add_security_group_ids, vec!["sg-new"]);
+        assert_eq!(change.remove_security_group_ids, vec!["sg-old"]);
+        assert_eq!(change.private_dns_enabled, Some(true));
+        assert_eq!(
+            change.policy.as_deref(),
+            Some(FULL_ACCESS_POLICY),
+            "reset to default"
+        );
+    }
+
+    #[test]
+    fn plan_policy_keeps_equivalent_text() {
+        let prior = object([(
+            "policy",
+            Value::string(r#"{"Statement":[{"Action":["x"]}]}"#),
+        )]);
+        let config = object([(
+            "policy",
+            Value::string(r#"{ "Statement": {"Action": "x"} }"#),
+        )]);
+        let mut planned = config.clone();
+        plan_policy(&mut planned, &prior, &config, false);
+        assert_eq!(planned.get("policy"), prior.get("policy"));
+    }
+
+    #[test]
+    fn plan_policy_resets_removed_policy() {
+        let prior = object([(
+            "policy",
+            Value::string(r#"{"Statement":[{"Effect":"Deny"}]}"#),
+        )]);
+        let config = object([("policy", Value::Null)]);
+        let mut planned = prior.clone();
+        plan_policy(&mut planned, &prior, &config, false);
+        assert_eq!(planned.get("policy"), &Value::Unknown);
     }
 
     #[test]
     fn model_round_trips_through_arguments() {
+        let mut args = arguments(&[443], &["10.0.0.0/16"]);
+        args.tags = BTreeMap::from([("team".to_string(), "net".to_string())]);
+        args.policy = Some("{}".into());
+        args.security_group_ids = vec!["sg-extra".into()];
         let model = Model {
-            arguments: Arguments {
-                vpc_id: "vpc-1".into(),
-                service_name: "com.example".into(),
-                subnet_ids: vec!["subnet-a".into()],
-                ports: vec![443],
-                allowed_cidrs: Some(vec!["10.0.0.0/16".into()]),
-                private_dns_enabled: false,
-                tags: BTreeMap::from([("team".to_string(), "net".to_string())]),
-            },
-            endpoint: None,
+            arguments: args,
             security_group_id: "sg-1".into(),
+            ..Model::default()
         };
         let value = model.to_value();
         assert!(value.to_msgpack(&value_type()).is_ok());
@@ -1385,6 +2403,8 @@ mod tests {
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         assert_eq!(state.get("endpoint_id"), &Value::string("vpce-1"));
         assert_eq!(state.get("ports").elements(), &[Value::Number(443.0)]);
+        assert_eq!(state.get("wait_for_acceptance"), &Value::Bool(true));
+        assert!(state.get("policy").is_null());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! and state upgrades.
 
 pub mod consumer_endpoint;
+pub mod policy;
+pub mod timeouts;
 mod values;
 
 use crate::provider::Resource;
