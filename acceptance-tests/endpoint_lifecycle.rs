@@ -545,3 +545,118 @@ fn upgrade_from_version_zero_plans_nothing() {
     stack.workspace.assert_plan_empty();
     stack.destroy_clean();
 }
+
+#[test]
+fn pending_state_is_waited_out() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    stack.configure(&body(&[&stack.subnets(&[0]), PORT_443]));
+    stack.report_state("pending", Some(3));
+    stack.apply_clean();
+    assert_eq!(stack.output("state"), "available");
+    let describes = stack.calls("DescribeVpcEndpoints");
+    assert!(
+        describes.len() >= 4,
+        "three pending polls, then available: {describes:?}"
+    );
+    stack.destroy_clean();
+}
+
+#[test]
+fn cidr_host_bits_are_cleared() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    let cidrs = "  allowed_cidrs = [\"10.0.0.5/16\"]";
+    stack.configure(&body(&[&stack.subnets(&[0]), PORT_443, cidrs]));
+    let apply = stack.workspace.apply();
+    apply.assert_mentions("host bits");
+    stack.workspace.assert_plan_empty();
+
+    let group_id = stack.output("security_group_id");
+    let ec2 = stack.emulator.ec2();
+    let group = block_on(ec2.describe_security_groups().group_ids(&group_id).send())
+        .expect("DescribeSecurityGroups");
+    let cidr = group.security_groups()[0].ip_permissions()[0].ip_ranges()[0].cidr_ip();
+    assert_eq!(
+        cidr,
+        Some("10.0.0.0/16"),
+        "the rule uses the canonical block"
+    );
+    stack.destroy_clean();
+}
+
+#[test]
+fn import_reports_foreign_groups() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    let ec2 = stack.emulator.ec2();
+    let foreign = block_on(
+        ec2.create_security_group()
+            .group_name("foreign")
+            .description("made by hand")
+            .vpc_id(&stack.world.vpc_id)
+            .send(),
+    )
+    .expect("CreateSecurityGroup")
+    .group_id()
+    .unwrap()
+    .to_string();
+    let groups = format!("  security_group_ids = [\"{foreign}\"]");
+    stack.configure(&body(&[&stack.subnets(&[0]), PORT_443, &groups]));
+    stack.apply_clean();
+    let endpoint_id = stack.output("endpoint_id");
+
+    stack.workspace.ok(&["state", "rm", ADDRESS]);
+    stack
+        .workspace
+        .ok(&["import", "-input=false", "-no-color", ADDRESS, &endpoint_id]);
+    let shown = stack.workspace.ok(&["state", "show", "-no-color", ADDRESS]);
+    shown.assert_mentions(&foreign);
+    stack.workspace.assert_no_resource_changes();
+
+    stack.workspace.destroy();
+    let left = vpc_contents(&ec2, &stack.world.vpc_id);
+    assert_eq!(
+        left.security_groups,
+        vec![foreign.clone()],
+        "the foreign group is kept"
+    );
+    block_on(ec2.delete_security_group().group_id(&foreign).send()).expect("cleanup");
+    support::assert_vpc_empty(&ec2, &stack.world.vpc_id);
+}
+
+#[test]
+fn private_dns_drift_is_put_back() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    stack.configure(&body(&[&stack.subnets(&[0]), PORT_443]));
+    stack.apply_clean();
+    let endpoint_id = stack.output("endpoint_id");
+
+    // Turned off by hand; sent through the gateway, which keeps private DNS
+    // settings that moto itself ignores.
+    let ec2 = stack.ec2_via_gateway();
+    block_on(
+        ec2.modify_vpc_endpoint()
+            .vpc_endpoint_id(&endpoint_id)
+            .private_dns_enabled(false)
+            .send(),
+    )
+    .expect("ModifyVpcEndpoint");
+    let plan = stack.workspace.plan_with_changes();
+    plan.assert_mentions("private_dns_enabled");
+    stack.gateway.clear_requests();
+    stack.apply_clean();
+    let modifies = stack.calls("ModifyVpcEndpoint");
+    assert_eq!(modifies.len(), 1, "{modifies:?}");
+    assert_eq!(modifies[0]["PrivateDnsEnabled"], json!("true"));
+    stack.destroy_clean();
+}

@@ -127,6 +127,20 @@ output "state" {{
             .collect()
     }
 
+    /// An EC2 client that goes through the gateway, so that its changes
+    /// pass the gateway's stand-ins for what moto lacks.
+    pub fn ec2_via_gateway(&self) -> aws_sdk_ec2::Client {
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new(REGION))
+            .endpoint_url(&self.gateway.url)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        aws_sdk_ec2::Client::from_conf(config)
+    }
+
     /// Makes DescribeVpcEndpoints report `state` for the next `times` calls.
     pub fn report_state(&self, state: &str, times: Option<u32>) {
         let mut rule = json!({

@@ -1880,6 +1880,7 @@ async fn import(clients: &AwsClients, id: &str) -> Result<Value, Diagnostic> {
     };
     let defaults = Arguments {
         wait_for_acceptance: true,
+        tags_null: true,
         ..Arguments::default()
     };
     let model = observe(clients, endpoint, &group_id, &defaults).await?;
