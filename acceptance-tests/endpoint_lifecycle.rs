@@ -179,6 +179,12 @@ fn policy_equivalence_and_removal() {
     let compact = r#"  policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":[\"execute-api:Invoke\"],\"Resource\":\"*\"}]}""#;
     stack.configure(&body(&[&subnets, PORT_443, compact]));
     stack.apply_clean();
+    let creates = stack.calls("CreateVpcEndpoint");
+    let sent = creates[0]["PolicyDocument"].as_str().unwrap_or_default();
+    assert!(
+        sent.contains("execute-api:Invoke"),
+        "policy sent at create: {creates:?}"
+    );
 
     // The same policy, reordered and reformatted, with "x" for ["x"].
     let reformatted = r#"  policy = <<-EOT
@@ -658,5 +664,47 @@ fn private_dns_drift_is_put_back() {
     let modifies = stack.calls("ModifyVpcEndpoint");
     assert_eq!(modifies.len(), 1, "{modifies:?}");
     assert_eq!(modifies[0]["PrivateDnsEnabled"], json!("true"));
+    stack.destroy_clean();
+}
+
+#[test]
+fn ip_types_are_sent_and_kept() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    stack.configure(&body(&[
+        &stack.subnets(&[0]),
+        PORT_443,
+        "  ip_address_type    = \"ipv4\"",
+        "  dns_record_ip_type = \"ipv4\"",
+    ]));
+    stack.apply_clean();
+    let creates = stack.calls("CreateVpcEndpoint");
+    assert_eq!(creates[0]["IpAddressType"], json!("ipv4"), "{creates:?}");
+    assert_eq!(
+        creates[0]["DnsOptions.DnsRecordIpType"],
+        json!("ipv4"),
+        "{creates:?}"
+    );
+
+    stack.gateway.clear_requests();
+    stack.configure(&body(&[
+        &stack.subnets(&[0]),
+        PORT_443,
+        "  ip_address_type    = \"ipv4\"",
+        "  dns_record_ip_type = \"service-defined\"",
+    ]));
+    stack.apply_clean();
+    let modifies = stack.calls("ModifyVpcEndpoint");
+    assert_eq!(modifies.len(), 1, "{modifies:?}");
+    assert_eq!(
+        modifies[0]["DnsOptions.DnsRecordIpType"],
+        json!("service-defined")
+    );
+    assert!(
+        modifies[0].get("IpAddressType").is_none(),
+        "unchanged type not sent"
+    );
     stack.destroy_clean();
 }

@@ -21,7 +21,7 @@ pub struct IngressRule {
     pub source: Source,
 }
 
-/// Where allowed traffic comes from.
+/// The origin of allowed traffic.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
     /// An IPv4 CIDR block.
@@ -74,7 +74,7 @@ pub struct DnsEntry {
     pub hosted_zone_id: String,
 }
 
-/// What CreateVpcEndpoint needs for an interface endpoint.
+/// The parameters of CreateVpcEndpoint for an interface endpoint.
 #[derive(Clone, Debug)]
 pub struct NewInterfaceEndpoint<'a> {
     pub vpc_id: &'a str,
@@ -458,6 +458,15 @@ pub async fn create_interface_endpoint(
         .set_security_group_ids(Some(endpoint.security_group_ids.to_vec()))
         .private_dns_enabled(endpoint.private_dns_enabled)
         .client_token(endpoint.client_token);
+    if let Some(ip_address_type) = endpoint.ip_address_type {
+        request = request.ip_address_type(IpAddressType::from(ip_address_type));
+    }
+    if let Some(record_type) = endpoint.dns_record_ip_type {
+        request = request.dns_options(dns_options(record_type));
+    }
+    if let Some(policy) = endpoint.policy {
+        request = request.policy_document(policy);
+    }
     if !endpoint.tags.is_empty() {
         request =
             request.tag_specifications(tag_specification(ResourceType::VpcEndpoint, endpoint.tags));

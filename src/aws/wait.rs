@@ -15,10 +15,10 @@ const FIRST_INTERVAL: Duration = Duration::from_millis(200);
 /// The interval doubles up to this cap.
 const MAX_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Why a wait ended without reaching its goal.
+/// The reason a wait ended without reaching its goal.
 #[derive(Debug)]
 pub enum WaitError<E> {
-    /// The deadline passed; holds the last observation's description.
+    /// The deadline passed. The string describes the last state seen.
     TimedOut(String),
     /// Terraform asked the provider to stop.
     Stopped,
@@ -27,10 +27,10 @@ pub enum WaitError<E> {
     Failed(E),
 }
 
-/// What one poll observed.
+/// The outcome of one poll.
 pub enum Poll<T> {
     Done(T),
-    /// Not yet; the string describes the current state for messages.
+    /// Not done yet. The string describes the current state for messages.
     Pending(String),
 }
 

@@ -903,8 +903,8 @@ async fn finish_create(
         }
         Readiness::Available(endpoint) => endpoint,
     };
-    // A policy given at create should already be in place; the moto
-    // emulator ignores it there, so it is set again when it is missing.
+    // The policy was sent with the create. Should the endpoint not carry
+    // it, it is set again here, so the create ends as configured.
     let policy = arguments
         .policy
         .as_ref()
@@ -945,7 +945,7 @@ async fn pending_acceptance_warning(
     arguments: &Arguments,
     endpoint_id: &str,
 ) -> Diagnostic {
-    let who = acceptance_instructions(clients, &arguments.service_name, endpoint_id).await;
+    let instructions = acceptance_instructions(clients, &arguments.service_name, endpoint_id).await;
     let dns = if arguments.private_dns_enabled {
         " Private DNS is turned on by the first apply after acceptance."
     } else {
@@ -953,7 +953,7 @@ async fn pending_acceptance_warning(
     };
     Diagnostic::warning(
         "Endpoint waiting for acceptance",
-        format!("VPC endpoint {endpoint_id} is pendingAcceptance. {who}{dns}"),
+        format!("VPC endpoint {endpoint_id} is pendingAcceptance. {instructions}{dns}"),
     )
     .at(AttributePath::root("wait_for_acceptance"))
 }
@@ -1018,11 +1018,11 @@ async fn wait_until_ready(
     match outcome {
         Ok(readiness) => Ok(readiness),
         Err(WaitError::TimedOut(last)) if last.eq_ignore_ascii_case("pendingacceptance") => {
-            let who = acceptance_instructions(clients, service_name, endpoint_id).await;
+            let instructions = acceptance_instructions(clients, service_name, endpoint_id).await;
             Err(Diagnostic::error(
                 "Timed out waiting for acceptance",
                 format!(
-                    "VPC endpoint {endpoint_id} was still pendingAcceptance after {}. {who} \
+                    "VPC endpoint {endpoint_id} was still pendingAcceptance after {}. {instructions} \
                      Then run apply again; the endpoint is recorded in state. To return without \
                      waiting, set wait_for_acceptance = false.",
                     minutes(timeout)
@@ -1505,10 +1505,10 @@ fn endpoint_changes(
     new: &Arguments,
 ) -> EndpointModification {
     let (add_subnet_ids, remove_subnet_ids) = set_delta(&current.subnet_ids, &new.subnet_ids);
-    let mut wanted_groups = vec![group_id.to_string()];
-    wanted_groups.extend(new.security_group_ids.iter().cloned());
+    let mut expected_groups = vec![group_id.to_string()];
+    expected_groups.extend(new.security_group_ids.iter().cloned());
     let (add_security_group_ids, remove_security_group_ids) =
-        set_delta(&current.security_group_ids, &wanted_groups);
+        set_delta(&current.security_group_ids, &expected_groups);
 
     let policy = match (&new.policy, &current.policy) {
         (Some(wanted), Some(actual)) if policy::equivalent(wanted, actual) => None,
