@@ -344,6 +344,18 @@ fn replace_on_vpc_change() {
     .and_then(|s| s.subnet_id())
     .expect("subnet id")
     .to_string();
+    // Private DNS, on by default, needs DNS hostnames in the new VPC.
+    block_on(
+        ec2.modify_vpc_attribute()
+            .vpc_id(&vpc_id)
+            .enable_dns_hostnames(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(true)
+                    .build(),
+            )
+            .send(),
+    )
+    .expect("ModifyVpcAttribute");
     let config = stack
         .workspace
         .read("main.tf")
@@ -576,19 +588,22 @@ fn cidr_host_bits_are_cleared() {
         return;
     }
     let stack = Stack::new("");
-    let cidrs = "  allowed_cidrs = [\"10.0.0.5/16\"]";
+    // Two spellings of one block: one rule, both kept in state.
+    let cidrs = "  allowed_cidrs = [\"10.0.0.5/16\", \"10.0.0.0/16\"]";
     stack.configure(&body(&[&stack.subnets(&[0]), PORT_443, cidrs]));
     let apply = stack.workspace.apply();
     apply.assert_mentions("host bits");
+    apply.assert_mentions("Duplicate CIDR block");
     stack.workspace.assert_plan_empty();
 
     let group_id = stack.output("security_group_id");
     let ec2 = stack.emulator.ec2();
     let group = block_on(ec2.describe_security_groups().group_ids(&group_id).send())
         .expect("DescribeSecurityGroups");
-    let cidr = group.security_groups()[0].ip_permissions()[0].ip_ranges()[0].cidr_ip();
+    let ranges = group.security_groups()[0].ip_permissions()[0].ip_ranges();
+    assert_eq!(ranges.len(), 1, "one rule for both spellings: {ranges:?}");
     assert_eq!(
-        cidr,
+        ranges[0].cidr_ip(),
         Some("10.0.0.0/16"),
         "the rule uses the canonical block"
     );
@@ -706,5 +721,76 @@ fn ip_types_are_sent_and_kept() {
         modifies[0].get("IpAddressType").is_none(),
         "unchanged type not sent"
     );
+    stack.destroy_clean();
+}
+
+#[test]
+fn failed_create_leaves_nothing_behind() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    stack.configure(&body(&[&stack.subnets(&[0]), PORT_443]));
+    // The security group is made first; then the endpoint fails.
+    stack.gateway.add_rule(json!({
+        "action": "CreateVpcEndpoint",
+        "then": {"error": {"status": 400, "code": "VpcEndpointLimitExceeded", "message": "too many endpoints"}},
+    }));
+    let apply = stack
+        .workspace
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    apply.expect_exit(1);
+    apply.assert_mentions("VpcEndpointLimitExceeded");
+    // The request id comes from the gateway's injected response.
+    apply.assert_mentions("gw-");
+    apply.assert_mentions("recorded in state");
+    stack
+        .workspace
+        .ok(&["state", "list"])
+        .assert_mentions(ADDRESS);
+    let contents = vpc_contents(&stack.emulator.ec2(), &stack.world.vpc_id);
+    assert_eq!(
+        contents.security_groups.len(),
+        1,
+        "group recorded: {contents:?}"
+    );
+
+    // The next plan replaces the half-built record; destroy removes it.
+    stack.gateway.clear_rules();
+    stack
+        .workspace
+        .plan_with_changes()
+        .assert_mentions("must be replaced");
+    stack.destroy_clean();
+}
+
+#[test]
+fn throttling_storm_ends_at_timeout() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    let subnets = stack.subnets(&[0]);
+    stack.configure(&body(&[
+        &subnets,
+        PORT_443,
+        "  timeouts {\n    create = \"5s\"\n  }",
+    ]));
+    stack.gateway.add_rule(json!({
+        "action": "CreateVpcEndpoint",
+        "then": {"error": {"status": 503, "code": "RequestLimitExceeded", "message": "slow down"}},
+    }));
+    let started = std::time::Instant::now();
+    let apply = stack
+        .workspace
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    apply.expect_exit(1);
+    let elapsed = started.elapsed();
+    // The SDK alone would retry 25 times with backoff for minutes.
+    assert!(
+        elapsed < std::time::Duration::from_secs(60),
+        "apply took {elapsed:?}"
+    );
+    apply.assert_mentions("Creating endpoint failed");
     stack.destroy_clean();
 }

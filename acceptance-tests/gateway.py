@@ -396,7 +396,8 @@ def apply_moto_fixups(state, request, payload):
     moto accepts ModifyVpcEndpoint's PrivateDnsEnabled but ignores it, so the
     provider's second phase (turning private DNS on once the endpoint is
     available) would never show. The gateway remembers the setting and reports
-    it in DescribeVpcEndpoints, as EC2 does.
+    it in DescribeVpcEndpoints, as EC2 does. It also adds the private DNS
+    verification state that moto leaves out of DescribeVpcEndpointServices.
     """
     if request.action == "ModifyVpcEndpoint":
         endpoint_id = request.param_text("VpcEndpointId")
@@ -405,6 +406,8 @@ def apply_moto_fixups(state, request, payload):
             with state.lock:
                 state.private_dns[endpoint_id] = enabled
         return payload
+    if request.action == "DescribeVpcEndpointServices":
+        return add_verification_state(payload)
     if request.action != "DescribeVpcEndpoints":
         return payload
     with state.lock:
@@ -419,6 +422,24 @@ def apply_moto_fixups(state, request, payload):
         return match.group(1) + enabled + match.group(4)
 
     return PRIVATE_DNS_IN_ITEM.sub(replace, payload.decode("utf-8")).encode("utf-8")
+
+
+SERVICE_PRIVATE_DNS_NAME = re.compile(r"(<privateDnsName>[^<]+</privateDnsName>)")
+
+
+def add_verification_state(payload):
+    """Report a service's private DNS name as verified, as moto itself does.
+
+    moto 5.2.5 marks every private DNS name of a service configuration
+    "verified", but leaves privateDnsNameVerificationState out of
+    DescribeVpcEndpointServices, where EC2 reports it. A test that needs
+    another state rewrites it with a rule, which applies before this.
+    """
+    text = payload.decode("utf-8")
+    if "<privateDnsNameVerificationState>" in text:
+        return payload
+    state = "<privateDnsNameVerificationState>verified</privateDnsNameVerificationState>"
+    return SERVICE_PRIVATE_DNS_NAME.sub(lambda m: m.group(1) + state, text, count=1).encode("utf-8")
 
 
 class GatewayServer(http.server.ThreadingHTTPServer):

@@ -7,6 +7,10 @@
 //! created.
 
 mod consumer_endpoint;
+mod endpoint_alarm;
 mod endpoint_lifecycle;
 mod gateway_selftest;
+mod preflight;
 mod support;
+mod verification;
+mod verify_selftest;

@@ -21,6 +21,9 @@ CUSTOMER_SUBNET_CIDRS = ["10.0.1.0/24", "10.0.2.0/24"]
 PROVIDER_VPC_CIDR = "10.1.0.0/16"
 PROVIDER_SUBNET_CIDRS = ["10.1.1.0/24", "10.1.2.0/24"]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# The SaaS API's public name, which private DNS points at the endpoint. The
+# .example domain is reserved, so this name never resolves anywhere real.
+SERVICE_PRIVATE_DNS_NAME = "api.saas-provider.example"
 
 
 def parse_args():
@@ -102,6 +105,7 @@ def main():
     service = ec2.create_vpc_endpoint_service_configuration(
         NetworkLoadBalancerArns=[load_balancer["LoadBalancerArn"]],
         AcceptanceRequired=False,
+        PrivateDnsName=SERVICE_PRIVATE_DNS_NAME,
     )["ServiceConfiguration"]
 
     world = {
@@ -112,6 +116,7 @@ def main():
         "subnet_ids": subnet_ids,
         "availability_zones": zones,
         "service_name": service["ServiceName"],
+        "service_private_dns_name": SERVICE_PRIVATE_DNS_NAME,
         "service_id": service["ServiceId"],
     }
     json.dump(world, sys.stdout)

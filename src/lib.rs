@@ -22,10 +22,14 @@ pub mod protocol;
 pub mod provider;
 pub mod resources;
 pub mod stop;
+pub mod verify;
 
 use std::sync::Arc;
 
 /// Builds the provider with every resource type.
 pub fn provider() -> Arc<provider::Plink> {
-    Arc::new(provider::Plink::new(resources::all()))
+    Arc::new(provider::Plink::new(
+        resources::all(),
+        resources::data_sources(),
+    ))
 }

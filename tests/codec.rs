@@ -321,6 +321,12 @@ fn msgpack_wire_bytes() {
             bytes: vec![0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
         },
         WireCase {
+            name: "fraction without an exact float64 form as decimal string",
+            ty: Type::Number,
+            value: number(0.1),
+            bytes: vec![0xa3, b'0', b'.', b'1'],
+        },
+        WireCase {
             name: "1e20 as float64",
             ty: Type::Number,
             value: number(1e20),

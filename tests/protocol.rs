@@ -598,9 +598,19 @@ async fn plan_create_unconfigured() {
         .expect("PlanResourceChange failed")
         .into_inner();
 
+    // Unconfigured, the provider cannot check the plan against AWS, which
+    // is a warning, never an error.
     assert!(
-        response.diagnostics.is_empty(),
-        "unexpected diagnostics: {:?}",
+        response.diagnostics.iter().all(|d| !is_error(d)),
+        "unexpected errors: {:?}",
+        response.diagnostics
+    );
+    assert!(
+        response
+            .diagnostics
+            .iter()
+            .any(|d| d.summary == "Checks skipped"),
+        "missing the skipped-checks warning: {:?}",
         response.diagnostics
     );
     assert!(
@@ -684,9 +694,19 @@ async fn plan_vpc_change_replaces() {
         .expect("PlanResourceChange failed")
         .into_inner();
 
+    // Unconfigured, the provider cannot check the plan against AWS, which
+    // is a warning, never an error.
     assert!(
-        response.diagnostics.is_empty(),
-        "unexpected diagnostics: {:?}",
+        response.diagnostics.iter().all(|d| !is_error(d)),
+        "unexpected errors: {:?}",
+        response.diagnostics
+    );
+    assert!(
+        response
+            .diagnostics
+            .iter()
+            .any(|d| d.summary == "Checks skipped"),
+        "missing the skipped-checks warning: {:?}",
         response.diagnostics
     );
     let replace: Vec<Vec<String>> = response
@@ -863,10 +883,20 @@ async fn metadata_lists_resource() {
         .iter()
         .map(|r| r.type_name.as_str())
         .collect();
-    assert_eq!(names, vec![RESOURCE], "resource types in the metadata");
-    assert!(
-        metadata.data_sources.is_empty(),
-        "the provider has no data sources"
+    assert_eq!(
+        names,
+        vec![RESOURCE, "plink_endpoint_alarm"],
+        "resource types in the metadata"
+    );
+    let data_sources: Vec<&str> = metadata
+        .data_sources
+        .iter()
+        .map(|d| d.type_name.as_str())
+        .collect();
+    assert_eq!(
+        data_sources,
+        vec!["plink_endpoint_service"],
+        "data source types in the metadata"
     );
     assert!(
         metadata.diagnostics.is_empty(),

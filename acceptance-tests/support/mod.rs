@@ -6,8 +6,10 @@
 //! Tools come from the virtualenv that `scripts/setup-tools` creates. Set
 //! `PLINK_SKIP_ACCEPTANCE=1` to skip these tests on a machine without it.
 
+pub mod cloudwatch;
 pub mod gateway;
 pub mod stack;
+pub mod verify_servers;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -198,7 +200,8 @@ fn mirror() -> &'static Path {
         .get_or_init(|| {
             let root = tempfile::tempdir().expect("mirror directory");
             let platform = root.path().join(format!(
-                "registry.terraform.io/plink/plink/{PROVIDER_VERSION}/linux_amd64"
+                "registry.terraform.io/plink/plink/{PROVIDER_VERSION}/{}",
+                terraform_platform()
             ));
             fs::create_dir_all(&platform).expect("mirror layout");
             let binary = PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-plink"));
@@ -207,6 +210,17 @@ fn mirror() -> &'static Path {
             root
         })
         .path()
+}
+
+/// Terraform's name for this platform, such as `linux_amd64`.
+fn terraform_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    };
+    format!("{}_{arch}", std::env::consts::OS)
 }
 
 impl Workspace {

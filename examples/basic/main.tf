@@ -62,9 +62,10 @@ resource "plink_consumer_endpoint" "saas_api" {
   ports        = [443]
 
   # Private DNS makes the service's own hostname resolve to this endpoint
-  # inside the VPC. It needs a service that publishes a verified private DNS
-  # name; the local emulator's stand-in service publishes none, so it is off
-  # here. Leave it out (it defaults to true) for a SaaS service that has one.
+  # inside the VPC. It is on by default; plink turns it on once the endpoint
+  # is available. The local emulator used by the demo (moto) ignores that
+  # change, so the demo turns private DNS off. Remove this line for a real
+  # SaaS service with a verified private DNS name.
   private_dns_enabled = false
 
   tags = {

@@ -5,6 +5,7 @@
 //! types below, and turns failures into [`AwsError`]. No Terraform types here.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_ec2::types::{
     DnsOptionsSpecification, DnsRecordIpType, Filter, IpAddressType, IpPermission, IpRange,
@@ -48,6 +49,9 @@ pub struct SecurityGroup {
 #[derive(Clone, Debug, Default)]
 pub struct VpcEndpoint {
     pub id: String,
+    /// `Interface`, `Gateway` or `GatewayLoadBalancer`; empty when the
+    /// response leaves it out.
+    pub endpoint_type: String,
     /// As AWS spells it, such as `available` or `pendingAcceptance`.
     pub state: String,
     pub vpc_id: String,
@@ -116,6 +120,17 @@ impl EndpointModification {
     }
 }
 
+/// A subnet's placement.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+    /// The zone name, such as `us-east-1a`, which differs between accounts.
+    pub availability_zone: String,
+    /// The zone ID, such as `use1-az1`, which is the same in every account.
+    pub availability_zone_id: String,
+}
+
 /// A PrivateLink endpoint service as a consumer sees it.
 #[derive(Clone, Debug, Default)]
 pub struct EndpointService {
@@ -125,9 +140,22 @@ pub struct EndpointService {
     pub owner: String,
     pub acceptance_required: bool,
     pub availability_zones: Vec<String>,
+    /// Zone IDs such as `use1-az1`; empty when the response leaves them
+    /// out, as moto's does.
+    pub availability_zone_ids: Vec<String>,
     /// Private DNS names with their verification state, such as `verified`.
     pub private_dns_names: Vec<(String, String)>,
     pub supported_ip_address_types: Vec<String>,
+}
+
+/// A per-call override that ends the call, retries included, after
+/// `timeout`. Creating calls are not cut off by Terraform's stop signal: a
+/// create abandoned mid-flight could leave an object nobody records.
+fn within(timeout: Duration) -> aws_sdk_ec2::config::Builder {
+    let timeouts = aws_sdk_ec2::config::timeout::TimeoutConfig::builder()
+        .operation_timeout(timeout.max(Duration::from_secs(1)))
+        .build();
+    aws_sdk_ec2::config::Builder::default().timeout_config(timeouts)
 }
 
 fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -189,12 +217,14 @@ pub async fn find_vpc_cidrs(client: &Client, vpc_id: &str) -> Result<Vec<String>
     Ok(cidrs)
 }
 
+/// Creates a security group; the SDK's retries stop at `timeout`.
 pub async fn create_security_group(
     client: &Client,
     vpc_id: &str,
     name: &str,
     description: &str,
     tags: &BTreeMap<String, String>,
+    timeout: Duration,
 ) -> Result<String, AwsError> {
     tracing::trace!(
         operation = "CreateSecurityGroup",
@@ -208,6 +238,8 @@ pub async fn create_security_group(
         .group_name(name)
         .description(description)
         .tag_specifications(tag_specification(ResourceType::SecurityGroup, tags))
+        .customize()
+        .config_override(within(timeout))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateSecurityGroup", e))?;
@@ -439,9 +471,11 @@ pub async fn delete_security_group(client: &Client, group_id: &str) -> Result<()
     Ok(())
 }
 
+/// Creates an interface endpoint; the SDK's retries stop at `timeout`.
 pub async fn create_interface_endpoint(
     client: &Client,
     endpoint: &NewInterfaceEndpoint<'_>,
+    timeout: Duration,
 ) -> Result<VpcEndpoint, AwsError> {
     tracing::trace!(
         operation = "CreateVpcEndpoint",
@@ -472,6 +506,8 @@ pub async fn create_interface_endpoint(
             request.tag_specifications(tag_specification(ResourceType::VpcEndpoint, endpoint.tags));
     }
     let output = request
+        .customize()
+        .config_override(within(timeout))
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("CreateVpcEndpoint", e))?;
@@ -523,6 +559,10 @@ fn to_vpc_endpoint(endpoint: &aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpoint {
     let strings = |items: &[String]| items.to_vec();
     VpcEndpoint {
         id: endpoint.vpc_endpoint_id().unwrap_or_default().to_string(),
+        endpoint_type: endpoint
+            .vpc_endpoint_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
         state: endpoint
             .state()
             .map(|s| s.as_str().to_string())
@@ -752,6 +792,7 @@ pub async fn find_endpoint_service(
         owner: detail.owner().unwrap_or_default().to_string(),
         acceptance_required: detail.acceptance_required().unwrap_or(false),
         availability_zones: detail.availability_zones().to_vec(),
+        availability_zone_ids: detail.availability_zone_ids().to_vec(),
         private_dns_names,
         supported_ip_address_types: detail
             .supported_ip_address_types()
@@ -783,4 +824,115 @@ pub async fn find_interfaces_using_group(
         .iter()
         .filter_map(|i| i.network_interface_id().map(str::to_string))
         .collect())
+}
+
+/// Returns the subnets among `subnet_ids` that exist; missing ones are left
+/// out rather than failing the call.
+pub async fn find_subnets(client: &Client, subnet_ids: &[String]) -> Result<Vec<Subnet>, AwsError> {
+    if subnet_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::trace!(operation = "DescribeSubnets", ?subnet_ids, "calling AWS");
+    let filter = Filter::builder()
+        .name("subnet-id")
+        .set_values(Some(subnet_ids.to_vec()))
+        .build();
+    let output = client
+        .describe_subnets()
+        .filters(filter)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeSubnets", e))?;
+    Ok(output
+        .subnets()
+        .iter()
+        .map(|s| Subnet {
+            id: s.subnet_id().unwrap_or_default().to_string(),
+            vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+            availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+            availability_zone_id: s.availability_zone_id().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// Returns whether the VPC has `enableDnsSupport` and `enableDnsHostnames`
+/// on, in that order.
+pub async fn find_vpc_dns_attributes(
+    client: &Client,
+    vpc_id: &str,
+) -> Result<(bool, bool), AwsError> {
+    use aws_sdk_ec2::types::VpcAttributeName;
+
+    tracing::trace!(operation = "DescribeVpcAttribute", vpc_id, "calling AWS");
+    let support = client
+        .describe_vpc_attribute()
+        .vpc_id(vpc_id)
+        .attribute(VpcAttributeName::EnableDnsSupport)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?;
+    let hostnames = client
+        .describe_vpc_attribute()
+        .vpc_id(vpc_id)
+        .attribute(VpcAttributeName::EnableDnsHostnames)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeVpcAttribute", e))?;
+    let enabled = |value: Option<&aws_sdk_ec2::types::AttributeBooleanValue>| {
+        value.and_then(|v| v.value()).unwrap_or(false)
+    };
+    Ok((
+        enabled(support.enable_dns_support()),
+        enabled(hostnames.enable_dns_hostnames()),
+    ))
+}
+
+/// Returns the private IPv4 and IPv6 addresses of the given network
+/// interfaces.
+pub async fn find_interface_addresses(
+    client: &Client,
+    interface_ids: &[String],
+) -> Result<Vec<std::net::IpAddr>, AwsError> {
+    if interface_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::trace!(
+        operation = "DescribeNetworkInterfaces",
+        ?interface_ids,
+        "calling AWS"
+    );
+    let filter = Filter::builder()
+        .name("network-interface-id")
+        .set_values(Some(interface_ids.to_vec()))
+        .build();
+    let output = client
+        .describe_network_interfaces()
+        .filters(filter)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeNetworkInterfaces", e))?;
+    let mut addresses = Vec::new();
+    for interface in output.network_interfaces() {
+        for private in interface.private_ip_addresses() {
+            addresses.extend(
+                private
+                    .private_ip_address()
+                    .and_then(|a| a.parse::<std::net::IpAddr>().ok()),
+            );
+        }
+        addresses.extend(
+            interface
+                .private_ip_address()
+                .and_then(|a| a.parse::<std::net::IpAddr>().ok()),
+        );
+        for ipv6 in interface.ipv6_addresses() {
+            addresses.extend(
+                ipv6.ipv6_address()
+                    .and_then(|a| a.parse::<std::net::IpAddr>().ok()),
+            );
+        }
+    }
+    addresses.sort();
+    addresses.dedup();
+    Ok(addresses)
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_types::request_id::RequestId;
 
 /// A failed AWS call.
@@ -27,7 +27,7 @@ impl AwsError {
     pub fn from_sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
+        R: fmt::Debug + 'static,
     {
         let meta = error.meta();
         AwsError {
@@ -35,7 +35,7 @@ impl AwsError {
             code: meta.code().map(str::to_string),
             message: meta.message().map(str::to_string),
             request_id: meta.request_id().map(str::to_string),
-            cause: DisplayErrorContext(&error).to_string(),
+            cause: error_chain(&error),
         }
     }
 
@@ -61,6 +61,25 @@ impl AwsError {
     pub fn has_code(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
+
+    /// Whether AWS asked the caller to slow down.
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "RequestLimitExceeded"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "TooManyRequestsException"
+            )
+        )
+    }
+
+    /// Whether the call failed before any AWS answer arrived (network,
+    /// DNS, TLS or timeout), as opposed to AWS rejecting it.
+    pub fn is_unreachable(&self) -> bool {
+        self.code.is_none()
+    }
 }
 
 impl fmt::Display for AwsError {
@@ -82,3 +101,18 @@ impl fmt::Display for AwsError {
 }
 
 impl std::error::Error for AwsError {}
+
+/// The messages of an error and its sources, joined with ": ", leaving out a
+/// message that only repeats the one before it.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let message = error.to_string();
+        if messages.last().is_none_or(|last| !last.contains(&message)) {
+            messages.push(message);
+        }
+        current = error.source();
+    }
+    messages.join(": ")
+}

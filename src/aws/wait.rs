@@ -15,6 +15,14 @@ const FIRST_INTERVAL: Duration = Duration::from_millis(200);
 /// The interval doubles up to this cap.
 const MAX_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Returns now plus `timeout`, or an instant a year away when that would
+/// overflow the clock.
+pub fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
 /// The reason a wait ended without reaching its goal.
 #[derive(Debug)]
 pub enum WaitError<E> {
@@ -45,10 +53,20 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, E>>,
 {
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     let mut interval = FIRST_INTERVAL;
+    let mut last = "no answer from AWS yet".to_string();
     loop {
-        let last = match check().await.map_err(WaitError::Failed)? {
+        // The SDK retries throttled and failed calls on its own, which can
+        // take minutes, so each check is cut off by the deadline and the
+        // stop signal too. Checks are reads or idempotent changes, so an
+        // abandoned one is repeated safely by the next apply.
+        let outcome = tokio::select! {
+            outcome = check() => outcome,
+            _ = tokio::time::sleep_until(deadline) => return Err(WaitError::TimedOut(last)),
+            _ = stop.raised() => return Err(WaitError::Stopped),
+        };
+        last = match outcome.map_err(WaitError::Failed)? {
             Poll::Done(value) => return Ok(value),
             Poll::Pending(description) => description,
         };
@@ -94,4 +112,45 @@ where
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn slow_check_is_cut_off_at_deadline() {
+        let stop = StopSignal::new();
+        let started = Instant::now();
+        let outcome: Result<(), WaitError<()>> =
+            until(Duration::from_millis(100), &stop, std::future::pending).await;
+        assert!(
+            matches!(outcome, Err(WaitError::TimedOut(_))),
+            "{outcome:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_check_is_cut_off_by_stop() {
+        let stop = StopSignal::new();
+        let raiser = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            raiser.raise();
+        });
+        let outcome: Result<(), WaitError<()>> =
+            until(Duration::from_secs(60), &stop, std::future::pending).await;
+        assert!(matches!(outcome, Err(WaitError::Stopped)), "{outcome:?}");
+    }
+
+    #[test]
+    fn huge_timeout_does_not_overflow() {
+        let deadline = deadline_after(Duration::MAX);
+        assert!(deadline > Instant::now());
+    }
 }

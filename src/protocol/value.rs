@@ -443,10 +443,29 @@ fn to_msgpack_value(value: &Value, ty: &Type, path: &str) -> Result<rmpv::Value,
 fn number_to_msgpack(n: f64) -> rmpv::Value {
     // Whole numbers go out as integers so that Terraform shows `443`, not `443.0`.
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        rmpv::Value::from(n as i64)
+        return rmpv::Value::from(n as i64);
+    }
+    // Terraform sends a decimal such as 0.1, which has no exact float64 form,
+    // as the string "0.1" and keeps it at high precision. Terraform 1.0
+    // compares planned and configured values exactly, so the float64 nearest
+    // 0.1 would not match. The shortest decimal that reads back as the same
+    // float64 does match. Numbers whose float64 value is exactly that
+    // decimal, such as 1.5, stay float64.
+    let shortest = n.to_string();
+    if n.is_finite() && !is_exact_decimal(n, &shortest) {
+        rmpv::Value::from(shortest.as_str())
     } else {
         rmpv::Value::F64(n)
     }
+}
+
+/// Reports whether `decimal`, the shortest decimal form of `n`, is exactly
+/// the value of `n`. A finite float64 has at most 1074 digits after the point, so
+/// printing that many gives its exact expansion.
+fn is_exact_decimal(n: f64, decimal: &str) -> bool {
+    let exact = format!("{n:.1074}");
+    let exact = exact.trim_end_matches('0').trim_end_matches('.');
+    exact == decimal
 }
 
 /// Encodes a value of dynamic type as the `[type JSON, value]` pair Terraform

@@ -20,6 +20,8 @@ pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
+    /// The caller's AWS account, when the credentials were checked.
+    pub account_id: Option<String>,
     /// Tags from the provider's `default_tags` block.
     pub default_tags: BTreeMap<String, String>,
 }
@@ -43,9 +45,11 @@ impl AwsClients {
             Some(role) => assume_role(&base, settings, role).await?,
             None => base,
         };
-        if !settings.skip_credentials_validation {
-            check_credentials(&config, settings).await?;
-        }
+        let account_id = if settings.skip_credentials_validation {
+            None
+        } else {
+            Some(check_credentials(&config, settings).await?)
+        };
 
         let ec2 = aws_sdk_ec2::config::Builder::from(&config);
         let ec2 = match &settings.endpoints.ec2 {
@@ -62,6 +66,7 @@ impl AwsClients {
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
             region,
+            account_id,
             default_tags: settings.default_tags.clone(),
         })
     }
@@ -123,15 +128,26 @@ fn with_sts_endpoint(config: &SdkConfig, settings: &Settings) -> SdkConfig {
     }
 }
 
-async fn check_credentials(config: &SdkConfig, settings: &Settings) -> Result<(), Diagnostic> {
+/// Returns the caller's account ID.
+async fn check_credentials(config: &SdkConfig, settings: &Settings) -> Result<String, Diagnostic> {
     let sts = aws_sdk_sts::Client::new(&with_sts_endpoint(config, settings));
     match sts.get_caller_identity().send().await {
         Ok(identity) => {
             tracing::info!(account = identity.account(), "credentials checked");
-            Ok(())
+            Ok(identity.account().unwrap_or_default().to_string())
         }
         Err(e) => {
             let error = AwsError::from_sdk("GetCallerIdentity", e);
+            if error.is_unreachable() {
+                return Err(Diagnostic::error(
+                    "Cannot reach AWS",
+                    format!(
+                        "checking AWS credentials with STS: {error}. Check the region and the \
+                         endpoints block (endpoints.sts), and that this machine can reach the \
+                         endpoint. Set skip_credentials_validation = true to skip this check."
+                    ),
+                ));
+            }
             Err(Diagnostic::error(
                 "Invalid AWS credentials",
                 format!(

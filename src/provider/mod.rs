@@ -77,28 +77,46 @@ pub trait Resource: Send + Sync {
     fn upgrade(&self, version: i64, raw_state: serde_json::Value) -> (Value, Vec<Diagnostic>);
 }
 
+/// One data source type: its schema and read.
+#[async_trait]
+pub trait DataSource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    /// Checks configuration without calling AWS.
+    fn validate(&self, config: &Value) -> Vec<Diagnostic>;
+
+    async fn read(&self, context: &Context, config: Value) -> (Value, Vec<Diagnostic>);
+}
+
 /// The provider itself.
 pub struct Plink {
     schema: ProviderSchema,
     resources: Vec<Box<dyn Resource>>,
+    data_sources: Vec<Box<dyn DataSource>>,
     clients: RwLock<Option<Arc<AwsClients>>>,
     stop: StopSignal,
     locks: KeyedLocks,
 }
 
 impl Plink {
-    pub fn new(resources: Vec<Box<dyn Resource>>) -> Plink {
+    pub fn new(resources: Vec<Box<dyn Resource>>, data_sources: Vec<Box<dyn DataSource>>) -> Plink {
         let schema = ProviderSchema {
             provider: config::schema(),
             resources: resources
                 .iter()
                 .map(|r| (r.type_name().to_string(), r.schema()))
                 .collect(),
-            data_sources: Vec::new(),
+            data_sources: data_sources
+                .iter()
+                .map(|d| (d.type_name().to_string(), d.schema()))
+                .collect(),
         };
         Plink {
             schema,
             resources,
+            data_sources,
             clients: RwLock::new(None),
             stop: StopSignal::new(),
             locks: KeyedLocks::default(),
@@ -116,6 +134,14 @@ impl Plink {
                     format!("The plink provider has no resource type {type_name:?}."),
                 )
             })
+    }
+
+    fn data_source(&self, type_name: &str) -> Result<&dyn DataSource, Diagnostic> {
+        self.data_sources
+            .iter()
+            .find(|d| d.type_name() == type_name)
+            .map(|d| d.as_ref())
+            .ok_or_else(|| unknown_data_source(type_name))
     }
 
     async fn context(&self) -> Context {
@@ -159,12 +185,11 @@ impl ProviderService for Plink {
         }
     }
 
-    async fn validate_data_source_config(
-        &self,
-        type_name: &str,
-        _config: Value,
-    ) -> Vec<Diagnostic> {
-        vec![unknown_data_source(type_name)]
+    async fn validate_data_source_config(&self, type_name: &str, config: Value) -> Vec<Diagnostic> {
+        match self.data_source(type_name) {
+            Ok(data_source) => data_source.validate(&config),
+            Err(diagnostic) => vec![diagnostic],
+        }
     }
 
     async fn upgrade_resource_state(
@@ -225,8 +250,12 @@ impl ProviderService for Plink {
         }
     }
 
-    async fn read_data_source(&self, type_name: &str, _config: Value) -> (Value, Vec<Diagnostic>) {
-        (Value::Null, vec![unknown_data_source(type_name)])
+    async fn read_data_source(&self, type_name: &str, config: Value) -> (Value, Vec<Diagnostic>) {
+        let context = self.context().await;
+        match self.data_source(type_name) {
+            Ok(data_source) => data_source.read(&context, config).await,
+            Err(diagnostic) => (Value::Null, vec![diagnostic]),
+        }
     }
 
     async fn stop(&self) {

@@ -26,10 +26,12 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::policy;
+use super::preflight;
 use super::timeouts::{self, Timeouts};
 use super::values::{
     number_set, object, set_attribute, string_entries, string_map, string_set, strings,
 };
+use super::verification::{self, Outcome};
 use crate::aws::ec2::{
     self, EndpointModification, IngressRule, NewInterfaceEndpoint, Source, VpcEndpoint,
 };
@@ -131,12 +133,16 @@ struct Arguments {
     /// `None` means the service's default full-access policy.
     policy: Option<String>,
     wait_for_acceptance: bool,
+    expected_service_owner: Option<String>,
     tags: BTreeMap<String, String>,
     /// Whether `tags` is null rather than an empty map; Terraform tells the
     /// two apart and requires the state to keep the configured one.
     tags_null: bool,
     /// The `timeouts` block, kept as configured.
     timeouts: Value,
+    /// The `dns_verification` and `health_check` blocks, kept as configured.
+    dns_verification: Value,
+    health_check: Value,
 }
 
 /// Everything the state records, all values known.
@@ -149,6 +155,17 @@ struct Model {
     security_group_id: String,
     /// Every tag on the endpoint, the provider's default tags included.
     tags_all: BTreeMap<String, String>,
+    facts: ServiceFacts,
+    /// The verification outcome; `None` before the checks ran.
+    verification: Option<Outcome>,
+}
+
+/// Facts about the service and subnets, recorded for reviewers.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ServiceFacts {
+    service_owner: String,
+    service_private_dns_names: Vec<String>,
+    availability_zones: Vec<String>,
 }
 
 /// How far a wait for the endpoint got.
@@ -202,10 +219,10 @@ impl Resource for ConsumerEndpoint {
             Err(diagnostic) => Err(diagnostic),
         };
         match result {
-            Ok(new_state) => ReadResponse {
+            Ok((new_state, diagnostics)) => ReadResponse {
                 new_state,
                 private: request.private,
-                diagnostics: Vec::new(),
+                diagnostics,
             },
             Err(diagnostic) => ReadResponse {
                 new_state: request.current_state,
@@ -323,6 +340,27 @@ fn schema() -> Schema {
              \"pendingAcceptance\"` and a later apply turns on private DNS. Defaults to `true`.",
         ),
         Attribute::optional(
+            "expected_service_owner",
+            Type::String,
+            "AWS account ID that must own the service. Plan fails when the service belongs to \
+             another account, which guards against a mistyped or spoofed service name.",
+        ),
+        Attribute::computed(
+            "service_owner",
+            Type::String,
+            "AWS account that owns the service, known at plan time when AWS can be reached.",
+        ),
+        Attribute::computed(
+            "service_private_dns_names",
+            Type::list(Type::String),
+            "Private DNS names the service publishes.",
+        ),
+        Attribute::computed(
+            "availability_zones",
+            Type::list(Type::String),
+            "Availability zones of the chosen subnets.",
+        ),
+        Attribute::optional(
             "tags",
             Type::map(Type::String),
             "Tags for the VPC endpoint.",
@@ -363,11 +401,17 @@ fn schema() -> Schema {
             "AWS account that owns the endpoint.",
         ),
     ];
+    let mut attributes = attributes;
+    attributes.extend(verification::computed_attributes());
     Schema {
         version: SCHEMA_VERSION,
         block: Block {
             attributes,
-            blocks: vec![timeouts::block()],
+            blocks: vec![
+                timeouts::block(),
+                verification::dns_block(),
+                verification::health_block(),
+            ],
             description: "Private connectivity from a VPC to a PrivateLink service: an interface \
                           VPC endpoint, its own security group and the ingress rules for the \
                           service's ports."
@@ -420,10 +464,14 @@ fn validate(config: &Value) -> Vec<Diagnostic> {
             diagnostics.push(
                 Diagnostic::error(
                     "Invalid policy",
-                    format!(
-                        "{problem}. Write the policy with jsonencode() or a heredoc holding a \
-                         JSON object."
-                    ),
+                    if problem.contains("characters long") {
+                        format!("{problem}. Shorten the policy, for example by using wildcards.")
+                    } else {
+                        format!(
+                            "{problem}. Write the policy with jsonencode() or a heredoc holding \
+                             a JSON object."
+                        )
+                    },
                 )
                 .at(AttributePath::root("policy")),
             );
@@ -442,7 +490,19 @@ fn validate(config: &Value) -> Vec<Diagnostic> {
             }
         }
     }
+    if let Some(owner) = config.get("expected_service_owner").as_str() {
+        if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "Invalid account ID",
+                    format!("expected_service_owner = {owner:?} is not a 12-digit AWS account ID."),
+                )
+                .at(AttributePath::root("expected_service_owner")),
+            );
+        }
+    }
     diagnostics.extend(timeouts::validate(config));
+    diagnostics.extend(verification::validate(config));
     diagnostics
 }
 
@@ -577,8 +637,25 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
         &mut diagnostics,
     )
     .await;
+    plan_preflight(context, &mut planned, prior, creating, &mut diagnostics).await;
     plan_policy(&mut planned, prior, config, creating);
 
+    // Terraform 1.0 proposes the prior value for a single nested block that
+    // the configuration removed; these blocks have nothing computed, so the
+    // configuration's value is the plan.
+    for name in ["timeouts", "dns_verification", "health_check"] {
+        set_attribute(&mut planned, name, config.get(name).clone());
+    }
+
+    let verify_again = creating
+        || changed(prior, &planned, &AWS_ARGUMENTS)
+        || changed(prior, &planned, &["dns_verification", "health_check"])
+        || Outcome::failed_in(prior);
+    if verify_again {
+        for name in verification::COMPUTED {
+            set_attribute(&mut planned, name, Value::Unknown);
+        }
+    }
     if creating {
         for name in CREATED_ATTRIBUTES {
             set_attribute(&mut planned, name, Value::Unknown);
@@ -598,6 +675,82 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
         requires_replace,
         planned_private: request.prior_private,
         diagnostics,
+    }
+}
+
+/// Arguments whose change calls for checking the configuration against AWS
+/// again.
+const CHECKED_ARGUMENTS: [&str; 5] = [
+    "subnet_ids",
+    "private_dns_enabled",
+    "ip_address_type",
+    "expected_service_owner",
+    "vpc_id",
+];
+
+/// Runs the preflight checks and plans the facts they learn, so that a
+/// reviewer sees the service owner, its DNS names and the zones in the plan.
+async fn plan_preflight(
+    context: &Context,
+    planned: &mut Value,
+    prior: &Value,
+    creating: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let subnets_changed = creating || changed(prior, planned, &["subnet_ids"]);
+    if !creating && !changed(prior, planned, &CHECKED_ARGUMENTS) {
+        return;
+    }
+    let facts = match context.configured_clients() {
+        Some(clients) => {
+            let (facts, found) = preflight::check(clients, &preflight_request(planned)).await;
+            diagnostics.extend(found);
+            facts
+        }
+        None => {
+            diagnostics.push(Diagnostic::warning(
+                "Checks skipped",
+                "The provider is not configured yet, so plink could not check the service, \
+                 subnets and VPC against AWS during plan. The checks run again before the \
+                 endpoint is created.",
+            ));
+            preflight::Facts::default()
+        }
+    };
+    if creating {
+        let (owner, names) = match &facts.service {
+            Some(service) => {
+                let names: Vec<String> = service
+                    .private_dns_names
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                (Value::string(&service.owner), string_list(&names))
+            }
+            None => (Value::Unknown, Value::Unknown),
+        };
+        set_attribute(planned, "service_owner", owner);
+        set_attribute(planned, "service_private_dns_names", names);
+    }
+    if subnets_changed {
+        let zones = facts
+            .availability_zones()
+            .map_or(Value::Unknown, |zones| string_list(&zones));
+        set_attribute(planned, "availability_zones", zones);
+    }
+}
+
+/// The values of a plan that the preflight checks can use: only known ones.
+fn preflight_request(planned: &Value) -> preflight::Request {
+    let known_string = |name: &str| planned.get(name).as_str().map(str::to_string);
+    let subnets = planned.get("subnet_ids");
+    preflight::Request {
+        vpc_id: known_string("vpc_id"),
+        service_name: known_string("service_name"),
+        subnet_ids: (!subnets.contains_unknown() && !subnets.is_null()).then(|| strings(subnets)),
+        private_dns_enabled: planned.get("private_dns_enabled").as_bool(),
+        ip_address_type: known_string("ip_address_type"),
+        expected_service_owner: known_string("expected_service_owner"),
     }
 }
 
@@ -715,7 +868,14 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
         Err(diagnostic) => return failed(Value::Null, diagnostic),
     };
     let timeouts = Timeouts::from_value(planned);
-    let deadline = Instant::now() + timeouts.create;
+    let deadline = wait::deadline_after(timeouts.create);
+
+    // The plan's checks again, now that every value is known; nothing is
+    // created when one fails.
+    let (checked, mut diagnostics) = preflight::check(clients, &preflight_request(planned)).await;
+    if has_errors(&diagnostics) {
+        return failed_with(Value::Null, diagnostics);
+    }
 
     if arguments.allowed_cidrs.is_none() {
         match ec2::find_vpc_cidrs(&clients.ec2, &arguments.vpc_id).await {
@@ -733,14 +893,24 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
             }
         }
     }
+    let service = checked.service.clone().unwrap_or_default();
     let mut model = Model {
         arguments: arguments.clone(),
         tags_all: merged_tags(clients, &arguments.tags),
+        facts: ServiceFacts {
+            service_owner: service.owner,
+            service_private_dns_names: service
+                .private_dns_names
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
+            availability_zones: checked.availability_zones().unwrap_or_default(),
+        },
         ..Model::default()
     };
 
     // Step 1: the dedicated security group and its rules.
-    match create_managed_group(clients, &arguments).await {
+    match create_managed_group(clients, &arguments, remaining(deadline)).await {
         Ok(group_id) => model.security_group_id = group_id,
         Err(diagnostic) => return failed(Value::Null, diagnostic),
     }
@@ -765,7 +935,14 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
 
     // Step 2: the endpoint, attached to that group and the extra ones, with
     // private DNS off until it is available.
-    match create_endpoint(clients, &arguments, &model.security_group_id).await {
+    match create_endpoint(
+        clients,
+        &arguments,
+        &model.security_group_id,
+        remaining(deadline),
+    )
+    .await
+    {
         Ok(endpoint) => {
             tracing::info!(endpoint_id = endpoint.id, "created VPC endpoint");
             model.endpoint = Some(endpoint);
@@ -780,18 +957,23 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
     let _guard = context.locks.lock(&endpoint_id).await;
 
     // Step 3: wait until usable, then turn on private DNS.
-    let mut diagnostics = Vec::new();
     let finished = finish_create(context, clients, &arguments, &endpoint_id, deadline).await;
     match finished {
         Ok((endpoint, warning)) => {
             diagnostics.extend(warning);
             let pending = endpoint.state.eq_ignore_ascii_case("pendingacceptance");
-            let mut observed = observe(clients, endpoint, &model.security_group_id, &arguments)
-                .await
-                .unwrap_or_else(|diagnostic| {
-                    diagnostics.push(diagnostic);
-                    model.clone()
-                });
+            let mut observed = observe(
+                clients,
+                endpoint,
+                &model.security_group_id,
+                &arguments,
+                &model.facts,
+            )
+            .await
+            .unwrap_or_else(|diagnostic| {
+                diagnostics.push(diagnostic);
+                model.clone()
+            });
             if pending {
                 // Private DNS waits for acceptance; the state records what
                 // was asked for, and the next refresh shows what AWS has.
@@ -800,6 +982,7 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
                 diagnostics.extend(unhonoured(&arguments, &observed.arguments));
             }
             model = observed;
+            diagnostics.extend(verify(clients, &mut model).await);
         }
         Err(diagnostic) => diagnostics.push(diagnostic),
     }
@@ -813,6 +996,7 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
 async fn create_managed_group(
     clients: &AwsClients,
     arguments: &Arguments,
+    timeout: Duration,
 ) -> Result<String, Diagnostic> {
     let group_tags = managed_group_tags(clients, arguments);
     let group_name = format!("plink-{}", unique_suffix());
@@ -823,6 +1007,7 @@ async fn create_managed_group(
         &group_name,
         &truncate(&description, 255),
         &group_tags,
+        timeout,
     )
     .await;
     match created {
@@ -846,6 +1031,7 @@ async fn create_endpoint(
     clients: &AwsClients,
     arguments: &Arguments,
     group_id: &str,
+    timeout: Duration,
 ) -> Result<VpcEndpoint, Diagnostic> {
     let mut group_ids = vec![group_id.to_string()];
     group_ids.extend(arguments.security_group_ids.iter().cloned());
@@ -863,9 +1049,19 @@ async fn create_endpoint(
         tags: &endpoint_tags,
         client_token: &client_token,
     };
-    ec2::create_interface_endpoint(&clients.ec2, &new_endpoint)
+    ec2::create_interface_endpoint(&clients.ec2, &new_endpoint, timeout)
         .await
         .map_err(|error| {
+            if error.is_throttling() {
+                let detail = format!(
+                    "creating VPC endpoint for {} in VPC {}: {error}. AWS kept throttling the \
+                     request through every retry. Security group {group_id} was created and is \
+                     recorded in state. Try again later, or raise max_retries in the provider \
+                     block.",
+                    arguments.service_name, arguments.vpc_id
+                );
+                return error_at("Creating endpoint failed", detail, "service_name");
+            }
             let detail = format!(
                 "creating VPC endpoint for {} in VPC {}: {error}. Security group {group_id} \
                  was created and is recorded in state; the next apply replaces it. Check \
@@ -1022,10 +1218,11 @@ async fn wait_until_ready(
             Err(Diagnostic::error(
                 "Timed out waiting for acceptance",
                 format!(
-                    "VPC endpoint {endpoint_id} was still pendingAcceptance after {}. {instructions} \
-                     Then run apply again; the endpoint is recorded in state. To return without \
-                     waiting, set wait_for_acceptance = false.",
-                    minutes(timeout)
+                    "VPC endpoint {endpoint_id} was still pendingAcceptance when the timeout ran \
+                     out. {instructions} The endpoint is recorded in state, marked tainted, so a \
+                     plain apply would replace it: once the owner has accepted, run `terraform \
+                     untaint` on this resource, then apply. To return without waiting, set \
+                     wait_for_acceptance = false."
                 ),
             )
             .at(AttributePath::root("wait_for_acceptance")))
@@ -1033,10 +1230,9 @@ async fn wait_until_ready(
         Err(WaitError::TimedOut(last)) => Err(Diagnostic::error(
             "Timed out waiting for the endpoint",
             format!(
-                "VPC endpoint {endpoint_id} was still {last:?} after {}. Check the endpoint in \
-                 the AWS console, raise timeouts if AWS is slow, and run apply again; the \
-                 endpoint is recorded in state.",
-                minutes(timeout)
+                "VPC endpoint {endpoint_id} was still {last:?} when the timeout ran out. Check \
+                 the endpoint in the AWS console and raise timeouts if AWS is slow. The endpoint \
+                 is recorded in state; run apply again."
             ),
         )
         .at(AttributePath::root("timeouts"))),
@@ -1081,7 +1277,13 @@ impl From<AwsError> for EndpointFailure {
 
 /// Refreshes the state from AWS. Returns null when nothing of the resource
 /// is left.
-async fn read(clients: &AwsClients, current: &Value) -> Result<Value, Diagnostic> {
+/// Refreshes the state from AWS and re-runs the verification checks, whose
+/// failures come back as warnings. Returns a null state when nothing of the
+/// resource is left.
+async fn read(
+    clients: &AwsClients,
+    current: &Value,
+) -> Result<(Value, Vec<Diagnostic>), Diagnostic> {
     let prior = Arguments::from_value(current).unwrap_or_default();
     let endpoint_id = current.get("endpoint_id").as_str().unwrap_or_default();
     let group_id = current
@@ -1093,7 +1295,7 @@ async fn read(clients: &AwsClients, current: &Value) -> Result<Value, Diagnostic
         // A create that failed before the endpoint existed: keep the record
         // while the security group it made still exists, so destroy can
         // remove it.
-        return read_partial(clients, current, group_id).await;
+        return Ok((read_partial(clients, current, group_id).await?, Vec::new()));
     }
     let endpoint = ec2::find_vpc_endpoint(&clients.ec2, endpoint_id)
         .await
@@ -1107,12 +1309,53 @@ async fn read(clients: &AwsClients, current: &Value) -> Result<Value, Diagnostic
         let partial = Model {
             arguments: prior,
             security_group_id: group_id.to_string(),
+            facts: ServiceFacts::from_value(current),
             ..Model::default()
         };
-        return read_partial(clients, &partial.to_value(), group_id).await;
+        return Ok((
+            read_partial(clients, &partial.to_value(), group_id).await?,
+            Vec::new(),
+        ));
     };
-    let model = observe(clients, endpoint, group_id, &prior).await?;
-    Ok(model.to_value())
+    let facts = ServiceFacts::from_value(current);
+    let mut model = observe(clients, endpoint, group_id, &prior, &facts).await?;
+    let warnings = verify(clients, &mut model)
+        .await
+        .into_iter()
+        .map(|d| Diagnostic::warning(d.summary, d.detail))
+        .collect();
+    Ok((model.to_value(), warnings))
+}
+
+/// Runs the verification blocks on an available endpoint and records the
+/// outcome in the model.
+async fn verify(clients: &AwsClients, model: &mut Model) -> Vec<Diagnostic> {
+    let Some(endpoint) = &model.endpoint else {
+        return Vec::new();
+    };
+    let arguments = &model.arguments;
+    if !endpoint.state.eq_ignore_ascii_case("available") {
+        let skipped = format!("skipped: the endpoint is {}", endpoint.state);
+        let health_status = arguments
+            .health_check
+            .get("url")
+            .as_str()
+            .map(|_| skipped.clone());
+        model.verification = Some(Outcome {
+            dns_status: skipped,
+            health_status,
+            ..Outcome::default()
+        });
+        return Vec::new();
+    }
+    let config = object([
+        ("dns_verification", arguments.dns_verification.clone()),
+        ("health_check", arguments.health_check.clone()),
+    ]);
+    let names = model.facts.service_private_dns_names.clone();
+    let (outcome, diagnostics) = verification::run(clients, &config, endpoint, &names).await;
+    model.verification = Some(outcome);
+    diagnostics
 }
 
 async fn read_partial(
@@ -1139,7 +1382,15 @@ async fn observe(
     endpoint: VpcEndpoint,
     group_id: &str,
     prior: &Arguments,
+    prior_facts: &ServiceFacts,
 ) -> Result<Model, Diagnostic> {
+    let facts = ServiceFacts::look_up(
+        clients,
+        &endpoint.service_name,
+        &endpoint.subnet_ids,
+        prior_facts,
+    )
+    .await;
     let rules: Vec<IngressRule> = if group_id.is_empty() {
         Vec::new()
     } else {
@@ -1156,7 +1407,7 @@ async fn observe(
     let mut allowed_security_group_ids = Vec::new();
     for source in sources {
         match source {
-            Source::Cidr(cidr) => allowed_cidrs.push(configured_spelling(&cidr, prior)),
+            Source::Cidr(cidr) => allowed_cidrs.extend(configured_spellings(&cidr, prior)),
             Source::Group(id) => allowed_security_group_ids.push(id),
         }
     }
@@ -1194,15 +1445,20 @@ async fn observe(
             .or_else(|| prior.dns_record_ip_type.clone()),
         policy,
         wait_for_acceptance: prior.wait_for_acceptance,
+        expected_service_owner: prior.expected_service_owner.clone(),
         tags: user_tags(clients, &endpoint.tags, &prior.tags),
         tags_null: prior.tags_null && user_tags(clients, &endpoint.tags, &prior.tags).is_empty(),
         timeouts: prior.timeouts.clone(),
+        dns_verification: prior.dns_verification.clone(),
+        health_check: prior.health_check.clone(),
     };
     Ok(Model {
         arguments,
         tags_all: endpoint.tags.clone(),
         endpoint: Some(endpoint),
         security_group_id: group_id.to_string(),
+        facts,
+        verification: None,
     })
 }
 
@@ -1252,16 +1508,23 @@ fn observed_rules(rules: &[IngressRule], prior: &Arguments) -> (Vec<u16>, Vec<So
     )
 }
 
-/// The configured spelling of a CIDR block AWS reports in canonical form,
+/// The configured spellings of a CIDR block AWS reports in canonical form,
 /// so that `10.0.0.5/16` in the configuration does not show as a change.
-fn configured_spelling(canonical: &str, prior: &Arguments) -> String {
-    prior
+/// Two spellings of one block (`10.0.0.0/16` and `10.0.0.5/16`) share one
+/// rule, and both are returned.
+fn configured_spellings(canonical: &str, prior: &Arguments) -> Vec<String> {
+    let spellings: Vec<String> = prior
         .allowed_cidrs
         .iter()
         .flatten()
-        .find(|text| canonical_cidr(text).as_deref() == Ok(canonical))
+        .filter(|text| canonical_cidr(text).as_deref() == Ok(canonical))
         .cloned()
-        .unwrap_or_else(|| canonical.to_string())
+        .collect();
+    if spellings.is_empty() {
+        vec![canonical.to_string()]
+    } else {
+        spellings
+    }
 }
 
 fn read_error(id: &str, error: AwsError) -> Diagnostic {
@@ -1299,7 +1562,7 @@ async fn update(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let deadline = Instant::now() + Timeouts::from_value(planned).update;
+    let deadline = wait::deadline_after(Timeouts::from_value(planned).update);
     let _guard = context.locks.lock(&endpoint_id).await;
 
     let mut diagnostics = Vec::new();
@@ -1341,7 +1604,10 @@ async fn update(
         None => ec2::find_vpc_endpoint(&clients.ec2, &endpoint_id).await,
     };
     let observed = match endpoint {
-        Ok(Some(endpoint)) => observe(clients, endpoint, &group_id, &new).await,
+        Ok(Some(endpoint)) => {
+            let facts = ServiceFacts::from_value(&prior_state);
+            observe(clients, endpoint, &group_id, &new, &facts).await
+        }
         Ok(None) => Err(Diagnostic::error(
             "Endpoint disappeared",
             format!("VPC endpoint {endpoint_id} no longer exists; run plan to recreate it."),
@@ -1359,6 +1625,7 @@ async fn update(
             } else if !has_errors(&diagnostics) {
                 diagnostics.extend(unhonoured(&new, &model.arguments));
             }
+            diagnostics.extend(verify(clients, &mut model).await);
             ApplyResponse {
                 new_state: model.to_value(),
                 private: Vec::new(),
@@ -1703,7 +1970,7 @@ async fn delete_all(
         .get("security_group_id")
         .as_str()
         .unwrap_or_default();
-    let deadline = Instant::now() + Timeouts::from_value(prior_state).delete;
+    let deadline = wait::deadline_after(Timeouts::from_value(prior_state).delete);
 
     if !endpoint_id.is_empty() {
         let interfaces = strings(prior_state.get("network_interface_ids"));
@@ -1796,10 +2063,11 @@ async fn delete_group(
     };
     Err(match error {
         WaitError::TimedOut(last) => {
-            let users = ec2::find_interfaces_using_group(&clients.ec2, group_id)
-                .await
-                .map(|ids| ids.join(", "))
-                .unwrap_or_else(|e| format!("unknown ({e})"));
+            let users = match ec2::find_interfaces_using_group(&clients.ec2, group_id).await {
+                Ok(ids) if ids.is_empty() => "none that AWS reports".to_string(),
+                Ok(ids) => ids.join(", "),
+                Err(e) => format!("unknown ({e})"),
+            };
             Diagnostic::error(
                 "Timed out deleting the security group",
                 format!(
@@ -1883,7 +2151,17 @@ async fn import(clients: &AwsClients, id: &str) -> Result<Value, Diagnostic> {
         tags_null: true,
         ..Arguments::default()
     };
-    let model = observe(clients, endpoint, &group_id, &defaults).await?;
+    let mut model = observe(
+        clients,
+        endpoint,
+        &group_id,
+        &defaults,
+        &ServiceFacts::default(),
+    )
+    .await?;
+    // Import records the outcome of the default checks without failing on
+    // them; the next refresh repeats them.
+    let _ = verify(clients, &mut model).await;
     Ok(model.to_value())
 }
 
@@ -1960,11 +2238,59 @@ impl Arguments {
             dns_record_ip_type: optional_string("dns_record_ip_type"),
             policy: optional_string("policy"),
             wait_for_acceptance: value.get("wait_for_acceptance").as_bool().unwrap_or(true),
+            expected_service_owner: optional_string("expected_service_owner"),
             tags: string_entries(value.get("tags")),
             tags_null: value.get("tags").is_null(),
             timeouts: value.get("timeouts").clone(),
+            dns_verification: value.get("dns_verification").clone(),
+            health_check: value.get("health_check").clone(),
         })
     }
+}
+
+impl ServiceFacts {
+    fn from_value(value: &Value) -> ServiceFacts {
+        ServiceFacts {
+            service_owner: value
+                .get("service_owner")
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            service_private_dns_names: strings(value.get("service_private_dns_names")),
+            availability_zones: strings(value.get("availability_zones")),
+        }
+    }
+
+    /// Facts looked up now, falling back to `prior` for any lookup that
+    /// found nothing.
+    async fn look_up(
+        clients: &AwsClients,
+        service_name: &str,
+        subnet_ids: &[String],
+        prior: &ServiceFacts,
+    ) -> ServiceFacts {
+        let mut facts = prior.clone();
+        if let Ok(Some(service)) = ec2::find_endpoint_service(&clients.ec2, service_name).await {
+            facts.service_owner = service.owner;
+            facts.service_private_dns_names = service
+                .private_dns_names
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+        }
+        if let Ok(subnets) = ec2::find_subnets(&clients.ec2, subnet_ids).await {
+            let found = preflight::Facts {
+                subnets: Some(subnets),
+                service: None,
+            };
+            facts.availability_zones = found.availability_zones().unwrap_or_default();
+        }
+        facts
+    }
+}
+
+fn string_list(items: &[String]) -> Value {
+    Value::List(items.iter().map(Value::string).collect())
 }
 
 impl Model {
@@ -1998,7 +2324,7 @@ impl Model {
         } else {
             string_map(&arguments.tags)
         };
-        object([
+        let mut state = object([
             ("id", Value::string(&endpoint.id)),
             ("vpc_id", Value::string(&arguments.vpc_id)),
             ("service_name", Value::string(&arguments.service_name)),
@@ -2033,9 +2359,24 @@ impl Model {
                 "wait_for_acceptance",
                 Value::Bool(arguments.wait_for_acceptance),
             ),
+            (
+                "expected_service_owner",
+                optional_string(&arguments.expected_service_owner),
+            ),
+            ("service_owner", Value::string(&self.facts.service_owner)),
+            (
+                "service_private_dns_names",
+                string_list(&self.facts.service_private_dns_names),
+            ),
+            (
+                "availability_zones",
+                string_list(&self.facts.availability_zones),
+            ),
             ("tags", tags),
             ("tags_all", string_map(&self.tags_all)),
             ("timeouts", arguments.timeouts.clone()),
+            ("dns_verification", arguments.dns_verification.clone()),
+            ("health_check", arguments.health_check.clone()),
             ("endpoint_id", Value::string(&endpoint.id)),
             ("security_group_id", Value::string(&self.security_group_id)),
             (
@@ -2045,7 +2386,18 @@ impl Model {
             ("dns_entries", Value::List(dns_entries)),
             ("state", Value::string(&endpoint.state)),
             ("owner_id", Value::string(&endpoint.owner_id)),
-        ])
+        ]);
+        if let Value::Object(attributes) = &mut state {
+            match &self.verification {
+                Some(outcome) => outcome.write(attributes),
+                None => {
+                    for name in verification::COMPUTED {
+                        attributes.insert(name.to_string(), Value::Null);
+                    }
+                }
+            }
+        }
+        state
     }
 }
 
@@ -2139,15 +2491,6 @@ fn remaining(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
-fn minutes(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    if seconds.is_multiple_of(60) {
-        format!("{} minutes", seconds / 60)
-    } else {
-        format!("{seconds} seconds")
-    }
-}
-
 fn describe_wait_error(error: WaitError<AwsError>) -> String {
     match error {
         WaitError::Failed(error) => error.to_string(),
@@ -2169,7 +2512,8 @@ fn interrupted(endpoint_id: &str) -> Diagnostic {
         "Interrupted",
         format!(
             "Terraform asked the provider to stop while working on VPC endpoint {endpoint_id}. \
-             What was done is recorded in state; run apply again to finish."
+             What exists is recorded in state. Run apply again: an update carries on where it \
+             stopped, and an interrupted create is replaced."
         ),
     )
 }

@@ -10,6 +10,10 @@ use crate::protocol::value::{Type, Value};
 /// Used for any operation the block does not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+/// The longest timeout accepted: a week. Longer values are almost certainly
+/// typos, and they must stay far from the limit of the monotonic clock.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
 const OPERATIONS: [&str; 3] = ["create", "update", "delete"];
 
 /// How long each operation may take.
@@ -104,6 +108,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if total == 0 {
         return Err("the duration must be longer than zero".to_string());
     }
+    if total > MAX_TIMEOUT.as_secs() {
+        return Err(format!(
+            "{}h is longer than the maximum, {}h",
+            total / 3600,
+            MAX_TIMEOUT.as_secs() / 3600
+        ));
+    }
     Ok(Duration::from_secs(total))
 }
 
@@ -120,6 +131,8 @@ mod tests {
             ("no unit", "10", Err(())),
             ("bad unit", "10d", Err(())),
             ("zero", "0s", Err(())),
+            ("too long", "9999999999999999h", Err(())),
+            ("a week", "168h", Ok(604800)),
             ("empty", "", Err(())),
         ];
         for (name, text, expected) in cases {
