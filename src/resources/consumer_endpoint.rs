@@ -1275,8 +1275,6 @@ impl From<AwsError> for EndpointFailure {
 
 // ---------------------------------------------------------------- read
 
-/// Refreshes the state from AWS. Returns null when nothing of the resource
-/// is left.
 /// Refreshes the state from AWS and re-runs the verification checks, whose
 /// failures come back as warnings. Returns a null state when nothing of the
 /// resource is left.

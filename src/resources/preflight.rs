@@ -306,8 +306,8 @@ fn skipped(what: &str, error: &crate::aws::errors::AwsError, attribute: &str) ->
     Diagnostic::warning(
         "Check skipped",
         format!(
-            "Reading {what} to check the configuration failed: {error}. The check runs again \
-             before the endpoint is created."
+            "Reading {what} to check the configuration failed: {error}. This check was \
+             skipped; a plan runs it again, and so does a create before it calls AWS."
         ),
     )
     .at(AttributePath::root(attribute))
