@@ -349,3 +349,16 @@ output "zones" {{
     plan.assert_mentions("Endpoint service not found");
     assert_vpc_empty(&stack.emulator.ec2(), &stack.world.vpc_id);
 }
+
+#[test]
+fn service_without_private_dns_name_fails_plan() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    rewrite_services(&stack, "<privateDnsName>[^<]+</privateDnsName>", "");
+    stack.configure(&[stack.subnets(&[0]).as_str(), PORTS].join("\n"));
+    let plan = failing_plan(&stack);
+    plan.assert_mentions("Service has no private DNS name");
+    plan.assert_mentions("private_dns_enabled = false");
+}

@@ -215,3 +215,39 @@ fn health_check_passes_and_fails() {
     stack.configure(&endpoint_body(&stack, ""));
     stack.destroy_clean();
 }
+
+#[test]
+fn api_mode_failure_and_off_mode() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    let on_failure = "  dns_verification {\n    on_failure = \"warn\"\n  }";
+    stack.configure(&endpoint_body(&stack, on_failure));
+    stack.apply_clean();
+
+    // The service's name loses its verification after the endpoint exists:
+    // the refresh records the failure, and the plan checks again.
+    stack.gateway.add_rule(json!({
+        "action": "DescribeVpcEndpointServices",
+        "then": {"rewrite": [{
+            "pattern": "(<privateDnsName>[^<]+</privateDnsName>)",
+            "replacement": "\\1<privateDnsNameVerificationState>failed</privateDnsNameVerificationState>",
+        }]},
+    }));
+    let plan = stack.workspace.plan_with_changes();
+    plan.assert_mentions("DNS verification failed");
+    plan.assert_mentions("not verified");
+    stack.workspace.apply();
+    let status = attributes(&stack)["dns_verification_status"].clone();
+    assert!(
+        status.as_str().unwrap_or_default().starts_with("failed"),
+        "{status}"
+    );
+
+    let off = "  dns_verification {\n    mode = \"off\"\n  }";
+    stack.configure(&endpoint_body(&stack, off));
+    stack.apply_clean();
+    assert_eq!(attributes(&stack)["dns_verification_status"], json!("off"));
+    stack.destroy_clean();
+}
