@@ -23,7 +23,7 @@ pub struct Request {
     pub expected_service_owner: Option<String>,
 }
 
-/// What the checks learned, for the plan to show reviewers.
+/// Facts the checks learned, for the plan to show reviewers.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     pub service: Option<EndpointService>,
@@ -220,9 +220,9 @@ fn check_subnets(
     }
 }
 
-/// Whether the service serves the subnet's zone. Zone names differ between
-/// accounts, so zone IDs are compared when the service reports them;
-/// otherwise (moto does not report them) names are compared.
+/// Reports whether the service serves the subnet's zone. Zone names differ
+/// between accounts, so zone IDs are compared when the service reports them.
+/// Otherwise names are compared, because moto does not report zone IDs.
 pub(crate) fn zone_served(subnet: &Subnet, service: &EndpointService) -> bool {
     if service.availability_zone_ids.is_empty() {
         service
@@ -284,7 +284,7 @@ fn check_vpc_dns(vpc_id: &str, support: bool, hostnames: bool, diagnostics: &mut
     );
 }
 
-/// The error for a service name this account cannot see.
+/// Builds the error for a service name this account cannot see.
 pub(crate) fn service_not_visible(clients: &AwsClients, service_name: &str) -> Diagnostic {
     let principal = match &clients.account_id {
         Some(account) => format!("arn:aws:iam::{account}:root"),

@@ -2,10 +2,10 @@
 //! `plink_consumer_endpoint`: their schema, validation, and the checks run
 //! after the endpoint is available and again on every refresh.
 //!
-//! Modes of DNS verification: `api` asks AWS only (private DNS on, the
-//! service's names verified, DNS entries present); `resolve` also looks the
-//! names up and requires every answer to be one of the endpoint's network
-//! interface addresses; `off` skips it. The health check is one HTTPS request,
+//! DNS verification has three modes. `api` checks with AWS only that private
+//! DNS is on, the service's names are verified and DNS entries exist.
+//! `resolve` also looks the names up and requires every answer to be one of
+//! the endpoint's network interface addresses. `off` skips it. The health check is one HTTPS request,
 //! resolved through the same resolver.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,7 +119,7 @@ pub fn health_block() -> NestedBlock {
     )
 }
 
-/// The computed attributes the checks fill.
+/// Returns the schema of the computed attributes the checks fill.
 pub fn computed_attributes() -> Vec<Attribute> {
     vec![
         Attribute::computed(
@@ -208,7 +208,7 @@ fn invalid(block: &str, name: &str, problem: String) -> Diagnostic {
     .at(AttributePath::root(block).attribute(name))
 }
 
-/// What the checks found, for the state.
+/// The findings of the checks, for the state.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Outcome {
     pub dns_status: String,
@@ -253,7 +253,8 @@ impl Outcome {
 }
 
 /// Runs DNS verification, then the health check, on an available endpoint.
-/// Failures become errors or warnings as each block's `on_failure` says.
+/// Each block's `on_failure` decides whether a failure is an error or a
+/// warning.
 pub async fn run(
     clients: &AwsClients,
     config: &Value,
