@@ -9,6 +9,7 @@
 mod consumer_endpoint;
 mod endpoint_alarm;
 mod endpoint_lifecycle;
+mod endpoint_monitoring;
 mod gateway_selftest;
 mod preflight;
 mod support;

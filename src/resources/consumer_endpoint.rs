@@ -14,6 +14,9 @@
 //! - on delete, the security group goes last, after the endpoint and its
 //!   network interfaces are gone, because AWS refuses to delete a group that a
 //!   network interface still uses;
+//! - the alarms of the `alarm` blocks and `recommended_alarms` are put only
+//!   once the endpoint is available and verified, and deleted before the
+//!   endpoint, so no alarm watches an endpoint that does not exist;
 //! - a create that fails half-way returns the state of what it built, so
 //!   Terraform records it (as tainted) and nothing is orphaned;
 //! - changes to one endpoint from this provider process run one at a time.
@@ -25,6 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::consumer_alarms;
 use super::policy;
 use super::preflight;
 use super::timeouts::{self, Timeouts};
@@ -143,6 +147,10 @@ struct Arguments {
     /// The `dns_verification` and `health_check` blocks, kept as configured.
     dns_verification: Value,
     health_check: Value,
+    /// The `alarm` blocks, kept as configured.
+    alarms: Value,
+    /// `recommended_alarms` as configured, null when left out.
+    recommended_alarms: Value,
 }
 
 /// Everything the state records, all values known.
@@ -158,6 +166,8 @@ struct Model {
     facts: ServiceFacts,
     /// The verification outcome; `None` before the checks ran.
     verification: Option<Outcome>,
+    /// The alarms that exist as configured, sorted.
+    alarm_names: Vec<String>,
 }
 
 /// Facts about the service and subnets, recorded for reviewers.
@@ -403,6 +413,7 @@ fn schema() -> Schema {
     ];
     let mut attributes = attributes;
     attributes.extend(verification::computed_attributes());
+    attributes.extend(consumer_alarms::attributes());
     Schema {
         version: SCHEMA_VERSION,
         block: Block {
@@ -411,6 +422,7 @@ fn schema() -> Schema {
                 timeouts::block(),
                 verification::dns_block(),
                 verification::health_block(),
+                consumer_alarms::alarm_block(),
             ],
             description: "Private connectivity from a VPC to a PrivateLink service: an interface \
                           VPC endpoint, its own security group and the ingress rules for the \
@@ -503,6 +515,7 @@ fn validate(config: &Value) -> Vec<Diagnostic> {
     }
     diagnostics.extend(timeouts::validate(config));
     diagnostics.extend(verification::validate(config));
+    consumer_alarms::validate(config, &mut diagnostics);
     diagnostics
 }
 
@@ -656,6 +669,12 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
             set_attribute(&mut planned, name, Value::Unknown);
         }
     }
+    let alarm_names = if creating {
+        Value::Unknown
+    } else {
+        consumer_alarms::planned_names(&planned, prior.get("endpoint_id").as_str())
+    };
+    set_attribute(&mut planned, "alarm_names", alarm_names);
     if creating {
         for name in CREATED_ATTRIBUTES {
             set_attribute(&mut planned, name, Value::Unknown);
@@ -983,6 +1002,16 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
             }
             model = observed;
             diagnostics.extend(verify(clients, &mut model).await);
+            // Step 4: the alarms, once the endpoint they watch is ready.
+            let alarm_diagnostics = put_alarms(clients, &mut model, &[], &[]).await;
+            if has_errors(&alarm_diagnostics) {
+                // Record no alarm blocks, so that destroy deletes only the
+                // alarms in alarm_names and never one that was already in
+                // use under a name a block asked for.
+                model.arguments.alarms = Value::List(Vec::new());
+                model.arguments.recommended_alarms = Value::Null;
+            }
+            diagnostics.extend(alarm_diagnostics);
         }
         Err(diagnostic) => diagnostics.push(diagnostic),
     }
@@ -1304,10 +1333,13 @@ async fn read(
         // apply replaces the resource and removes the group, instead of
         // forgetting it in AWS.
         tracing::info!(endpoint_id, "endpoint no longer exists");
+        // The alarms named after it stay recorded until destroy or the
+        // replacement deletes them.
         let partial = Model {
             arguments: prior,
             security_group_id: group_id.to_string(),
             facts: ServiceFacts::from_value(current),
+            alarm_names: strings(current.get("alarm_names")),
             ..Model::default()
         };
         return Ok((
@@ -1317,6 +1349,7 @@ async fn read(
     };
     let facts = ServiceFacts::from_value(current);
     let mut model = observe(clients, endpoint, group_id, &prior, &facts).await?;
+    model.alarm_names = observe_alarms(clients, &model).await?;
     let warnings = verify(clients, &mut model)
         .await
         .into_iter()
@@ -1353,6 +1386,41 @@ async fn verify(clients: &AwsClients, model: &mut Model) -> Vec<Diagnostic> {
     let names = model.facts.service_private_dns_names.clone();
     let (outcome, diagnostics) = verification::run(clients, &config, endpoint, &names).await;
     model.verification = Some(outcome);
+    diagnostics
+}
+
+/// Returns the names of the alarms the model's arguments configure that
+/// exist as configured, and none without an endpoint.
+async fn observe_alarms(clients: &AwsClients, model: &Model) -> Result<Vec<String>, Diagnostic> {
+    let Some(endpoint) = &model.endpoint else {
+        return Ok(Vec::new());
+    };
+    let expected = consumer_alarms::expected_alarms(&model.to_value(), endpoint)?;
+    consumer_alarms::matching_names(clients, &expected).await
+}
+
+/// Puts the alarms the model's arguments configure and deletes the `owned`
+/// ones they no longer configure, then records which exist as configured.
+/// When the alarms cannot even be worked out, `alarm_names` stays
+/// `prior_names`.
+async fn put_alarms(
+    clients: &AwsClients,
+    model: &mut Model,
+    owned: &[String],
+    prior_names: &[String],
+) -> Vec<Diagnostic> {
+    let Some(endpoint) = &model.endpoint else {
+        return Vec::new();
+    };
+    let expected = match consumer_alarms::expected_alarms(&model.to_value(), endpoint) {
+        Ok(expected) => expected,
+        Err(diagnostic) => {
+            model.alarm_names = prior_names.to_vec();
+            return vec![diagnostic];
+        }
+    };
+    let (names, diagnostics) = consumer_alarms::sync(clients, &expected, owned).await;
+    model.alarm_names = names;
     diagnostics
 }
 
@@ -1449,6 +1517,8 @@ async fn observe(
         timeouts: prior.timeouts.clone(),
         dns_verification: prior.dns_verification.clone(),
         health_check: prior.health_check.clone(),
+        alarms: prior.alarms.clone(),
+        recommended_alarms: prior.recommended_alarms.clone(),
     };
     Ok(Model {
         arguments,
@@ -1457,6 +1527,7 @@ async fn observe(
         security_group_id: group_id.to_string(),
         facts,
         verification: None,
+        alarm_names: Vec::new(),
     })
 }
 
@@ -1624,6 +1695,21 @@ async fn update(
                 diagnostics.extend(unhonoured(&new, &model.arguments));
             }
             diagnostics.extend(verify(clients, &mut model).await);
+            let prior_names = strings(prior_state.get("alarm_names"));
+            if has_errors(&diagnostics) {
+                model.alarm_names = prior_names;
+            } else {
+                let owned = consumer_alarms::owned_names(&prior_state);
+                diagnostics.extend(put_alarms(clients, &mut model, &owned, &prior_names).await);
+            }
+            if has_errors(&diagnostics) {
+                // The state keeps the prior alarm blocks, because the alarm
+                // names they ask for are the ones this resource may put and
+                // delete without checking. A new name stays unowned until a
+                // put under it succeeds and alarm_names records it.
+                model.arguments.alarms = old.alarms.clone();
+                model.arguments.recommended_alarms = old.recommended_alarms.clone();
+            }
             ApplyResponse {
                 new_state: model.to_value(),
                 private: Vec::new(),
@@ -1970,6 +2056,10 @@ async fn delete_all(
         .unwrap_or_default();
     let deadline = wait::deadline_after(Timeouts::from_value(prior_state).delete);
 
+    // The alarms go first, so that none is left watching an endpoint that no
+    // longer exists should a later step fail.
+    consumer_alarms::delete(clients, &consumer_alarms::owned_names(prior_state)).await?;
+
     if !endpoint_id.is_empty() {
         let interfaces = strings(prior_state.get("network_interface_ids"));
         let deleted = wait::retry_while_busy(remaining(deadline), &context.stop, || async {
@@ -2193,6 +2283,12 @@ fn upgrade(version: i64, raw_state: &serde_json::Value) -> (Value, Vec<Diagnosti
     if state.get("wait_for_acceptance").is_null() {
         set_attribute(&mut state, "wait_for_acceptance", Value::Bool(true));
     }
+    // State written before the alarm blocks existed has neither attribute.
+    for name in ["alarm", "alarm_names"] {
+        if state.get(name).is_null() {
+            set_attribute(&mut state, name, Value::List(Vec::new()));
+        }
+    }
     (state, Vec::new())
 }
 
@@ -2242,6 +2338,11 @@ impl Arguments {
             timeouts: value.get("timeouts").clone(),
             dns_verification: value.get("dns_verification").clone(),
             health_check: value.get("health_check").clone(),
+            alarms: match value.get("alarm") {
+                Value::Null => Value::List(Vec::new()),
+                blocks => blocks.clone(),
+            },
+            recommended_alarms: value.get("recommended_alarms").clone(),
         })
     }
 }
@@ -2317,6 +2418,11 @@ impl Model {
             Some(text) => Value::string(text),
             None => Value::Null,
         };
+        // Terraform records a list block that never appears as an empty list.
+        let alarm_blocks = match &arguments.alarms {
+            Value::Null => Value::List(Vec::new()),
+            blocks => blocks.clone(),
+        };
         let tags = if arguments.tags.is_empty() && arguments.tags_null {
             Value::Null
         } else {
@@ -2384,6 +2490,9 @@ impl Model {
             ("dns_entries", Value::List(dns_entries)),
             ("state", Value::string(&endpoint.state)),
             ("owner_id", Value::string(&endpoint.owner_id)),
+            ("alarm", alarm_blocks),
+            ("recommended_alarms", arguments.recommended_alarms.clone()),
+            ("alarm_names", string_list(&self.alarm_names)),
         ]);
         if let Value::Object(attributes) = &mut state {
             match &self.verification {
@@ -2551,6 +2660,7 @@ mod tests {
             allowed_cidrs: Some(cidrs.iter().map(|c| c.to_string()).collect()),
             wait_for_acceptance: true,
             private_dns_enabled: true,
+            alarms: Value::List(Vec::new()),
             ..Arguments::default()
         }
     }

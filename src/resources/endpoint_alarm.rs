@@ -418,7 +418,9 @@ fn value_type() -> Type {
 
 // ---------------------------------------------------------------- validate
 
-fn validate(config: &Value) -> Vec<Diagnostic> {
+/// Checks one alarm's arguments. `plink_consumer_endpoint` runs it on each
+/// of its `alarm` blocks too, which have no `endpoint_id` or `tags`.
+pub(crate) fn validate(config: &Value) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     if let Some(id) = config.get("endpoint_id").as_str() {
         if !id.starts_with("vpce-") {
@@ -1015,7 +1017,7 @@ fn default_treat_missing_data(operator: &str, threshold: f64) -> &'static str {
 }
 
 /// Returns the name an alarm gets when the configuration sets none.
-fn default_name(endpoint_id: &str, metric: &str) -> String {
+pub(crate) fn default_name(endpoint_id: &str, metric: &str) -> String {
     format!("plink-{endpoint_id}-{metric}")
 }
 
@@ -1198,6 +1200,46 @@ fn no_subnets(endpoint_id: &str) -> Diagnostic {
         ),
         "per_subnet",
     )
+}
+
+/// Returns the names of the alarms named after `name` on an endpoint with
+/// `subnet_ids`: `name` itself, or with `per_subnet` one `NAME-SUBNET_ID` per
+/// subnet, sorted.
+pub(crate) fn alarm_names(name: &str, per_subnet: bool, subnet_ids: &[String]) -> Vec<String> {
+    let endpoint = VpcEndpoint {
+        subnet_ids: subnet_ids.to_vec(),
+        ..VpcEndpoint::default()
+    };
+    targets(name, per_subnet, &endpoint)
+        .into_iter()
+        .map(|target| target.name)
+        .collect()
+}
+
+/// Builds the PutMetricAlarm requests for alarm arguments without
+/// `endpoint_id` (such as one `alarm` block of a `plink_consumer_endpoint`)
+/// on `endpoint`. Null arguments take this resource's defaults, except that
+/// a null `name` becomes `default_name`. The alarms carry no tags.
+pub(crate) fn alarm_requests(
+    config: &Value,
+    default_name: &str,
+    endpoint: &VpcEndpoint,
+) -> Result<Vec<MetricAlarm>, Diagnostic> {
+    let mut arguments = config.clone();
+    plan_defaults(&mut arguments, config);
+    set_attribute(&mut arguments, "endpoint_id", Value::string(&endpoint.id));
+    if config.get("name").is_null() {
+        set_attribute(&mut arguments, "name", Value::string(default_name));
+    }
+    let arguments = Arguments::from_value(&arguments)?;
+    if arguments.per_subnet && endpoint.subnet_ids.is_empty() {
+        return Err(no_subnets(&endpoint.id));
+    }
+    let requests = targets(&arguments.name, arguments.per_subnet, endpoint)
+        .iter()
+        .map(|target| alarm_request(&arguments, target))
+        .collect();
+    Ok(requests)
 }
 
 // ---------------------------------------------------------------- create
@@ -1698,7 +1740,7 @@ async fn apply_changes(
 
 /// Reports whether `actual` already has every setting of `expected`,
 /// counting unset optional settings as CloudWatch's defaults.
-fn same_alarm(actual: &MetricAlarm, expected: &MetricAlarm) -> bool {
+pub(crate) fn same_alarm(actual: &MetricAlarm, expected: &MetricAlarm) -> bool {
     let sorted = |items: &[String]| {
         let mut items = items.to_vec();
         items.sort();

@@ -1,8 +1,9 @@
 //! Resource and data source types, one module each. A resource module owns
 //! its whole lifecycle: schema, validation, plan, create, read, update,
-//! delete, import and state upgrades. `preflight`, `policy`, `timeouts` and
-//! `values` are helpers they share.
+//! delete, import and state upgrades. `preflight`, `policy`, `timeouts`,
+//! `values` and `consumer_alarms` are helpers they share.
 
+mod consumer_alarms;
 pub mod consumer_endpoint;
 pub mod endpoint_alarm;
 pub mod endpoint_service;
