@@ -10,6 +10,7 @@ mod consumer_endpoint;
 mod endpoint_alarm;
 mod endpoint_lifecycle;
 mod endpoint_monitoring;
+mod flow_logs;
 mod gateway_selftest;
 mod preflight;
 mod support;

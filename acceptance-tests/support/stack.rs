@@ -105,6 +105,18 @@ output "state" {{
             .to_string()
     }
 
+    /// The endpoint's attributes in state, from `terraform show -json`.
+    pub fn attributes(&self) -> serde_json::Value {
+        let shown = self.workspace.ok(&["show", "-json"]);
+        let state: serde_json::Value =
+            serde_json::from_slice(&shown.output.stdout).expect("show -json");
+        state["values"]["root_module"]["resources"]
+            .as_array()
+            .and_then(|resources| resources.iter().find(|r| r["address"] == ADDRESS))
+            .map(|r| r["values"].clone())
+            .unwrap_or_else(|| panic!("{ADDRESS} not in state: {state}"))
+    }
+
     /// Applies, then checks that a second plan is empty.
     pub fn apply_clean(&self) {
         self.workspace.apply();

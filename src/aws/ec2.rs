@@ -936,3 +936,129 @@ pub async fn find_interface_addresses(
     addresses.dedup();
     Ok(addresses)
 }
+
+/// A VPC flow log on a network interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowLog {
+    pub id: String,
+    pub interface_id: String,
+    /// `ACCEPT`, `REJECT` or `ALL`.
+    pub traffic_type: String,
+    /// `cloud-watch-logs` or `s3`.
+    pub destination_type: String,
+    pub destination_arn: String,
+    pub iam_role_arn: String,
+    /// Seconds; `None` when the response leaves it out.
+    pub max_aggregation_interval: Option<i32>,
+}
+
+/// Creates one flow log per interface with the settings of `template`
+/// (whose `id` and `interface_id` are ignored). Returns the new IDs; a
+/// per-interface failure is an error.
+pub async fn create_flow_logs(
+    client: &Client,
+    interface_ids: &[String],
+    template: &FlowLog,
+) -> Result<Vec<String>, AwsError> {
+    use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, TrafficType};
+
+    if interface_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::trace!(operation = "CreateFlowLogs", ?interface_ids, "calling AWS");
+    let role = (!template.iam_role_arn.is_empty()).then(|| template.iam_role_arn.clone());
+    let output = client
+        .create_flow_logs()
+        .resource_type(FlowLogsResourceType::NetworkInterface)
+        .set_resource_ids(Some(interface_ids.to_vec()))
+        .traffic_type(TrafficType::from(template.traffic_type.as_str()))
+        .log_destination_type(LogDestinationType::from(template.destination_type.as_str()))
+        .log_destination(&template.destination_arn)
+        .set_deliver_logs_permission_arn(role)
+        .set_max_aggregation_interval(template.max_aggregation_interval)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("CreateFlowLogs", e))?;
+    if let Some(item) = output.unsuccessful().first() {
+        let error = item.error();
+        return Err(AwsError::from_item(
+            "CreateFlowLogs",
+            error.and_then(|e| e.code()),
+            error.and_then(|e| e.message()),
+        ));
+    }
+    Ok(output.flow_log_ids().to_vec())
+}
+
+/// Returns the flow logs on the given network interfaces.
+pub async fn find_flow_logs(
+    client: &Client,
+    interface_ids: &[String],
+) -> Result<Vec<FlowLog>, AwsError> {
+    if interface_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::trace!(
+        operation = "DescribeFlowLogs",
+        ?interface_ids,
+        "calling AWS"
+    );
+    let filter = Filter::builder()
+        .name("resource-id")
+        .set_values(Some(interface_ids.to_vec()))
+        .build();
+    let output = client
+        .describe_flow_logs()
+        .filter(filter)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DescribeFlowLogs", e))?;
+    Ok(output
+        .flow_logs()
+        .iter()
+        .map(|f| FlowLog {
+            id: f.flow_log_id().unwrap_or_default().to_string(),
+            interface_id: f.resource_id().unwrap_or_default().to_string(),
+            traffic_type: f
+                .traffic_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            destination_type: f
+                .log_destination_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            destination_arn: f.log_destination().unwrap_or_default().to_string(),
+            iam_role_arn: f
+                .deliver_logs_permission_arn()
+                .unwrap_or_default()
+                .to_string(),
+            max_aggregation_interval: f.max_aggregation_interval(),
+        })
+        .collect())
+}
+
+/// Deletes flow logs. A per-item NotFound counts as done.
+pub async fn delete_flow_logs(client: &Client, flow_log_ids: &[String]) -> Result<(), AwsError> {
+    if flow_log_ids.is_empty() {
+        return Ok(());
+    }
+    tracing::trace!(operation = "DeleteFlowLogs", ?flow_log_ids, "calling AWS");
+    let output = client
+        .delete_flow_logs()
+        .set_flow_log_ids(Some(flow_log_ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("DeleteFlowLogs", e))?;
+    for item in output.unsuccessful() {
+        let error = item.error();
+        let failure = AwsError::from_item(
+            "DeleteFlowLogs",
+            error.and_then(|e| e.code()),
+            error.and_then(|e| e.message()),
+        );
+        if !failure.is_not_found() {
+            return Err(failure);
+        }
+    }
+    Ok(())
+}

@@ -29,6 +29,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::consumer_alarms;
+use super::consumer_flow_logs;
 use super::policy;
 use super::preflight;
 use super::timeouts::{self, Timeouts};
@@ -151,6 +152,8 @@ struct Arguments {
     alarms: Value,
     /// `recommended_alarms` as configured, null when left out.
     recommended_alarms: Value,
+    /// The `flow_logs` block, kept as configured.
+    flow_logs: Value,
 }
 
 /// Everything the state records, all values known.
@@ -168,6 +171,8 @@ struct Model {
     verification: Option<Outcome>,
     /// The alarms that exist as configured, sorted.
     alarm_names: Vec<String>,
+    /// The flow logs that exist as configured, sorted.
+    flow_log_ids: Vec<String>,
 }
 
 /// Facts about the service and subnets, recorded for reviewers.
@@ -414,6 +419,7 @@ fn schema() -> Schema {
     let mut attributes = attributes;
     attributes.extend(verification::computed_attributes());
     attributes.extend(consumer_alarms::attributes());
+    attributes.push(consumer_flow_logs::attribute());
     Schema {
         version: SCHEMA_VERSION,
         block: Block {
@@ -423,6 +429,7 @@ fn schema() -> Schema {
                 verification::dns_block(),
                 verification::health_block(),
                 consumer_alarms::alarm_block(),
+                consumer_flow_logs::block(),
             ],
             description: "Private connectivity from a VPC to a PrivateLink service: an interface \
                           VPC endpoint, its own security group and the ingress rules for the \
@@ -516,6 +523,7 @@ fn validate(config: &Value) -> Vec<Diagnostic> {
     diagnostics.extend(timeouts::validate(config));
     diagnostics.extend(verification::validate(config));
     consumer_alarms::validate(config, &mut diagnostics);
+    consumer_flow_logs::validate(config, &mut diagnostics);
     diagnostics
 }
 
@@ -656,7 +664,7 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
     // Terraform 1.0 proposes the prior value for a single nested block that
     // the configuration removed; these blocks have nothing computed, so the
     // configuration's value is the plan.
-    for name in ["timeouts", "dns_verification", "health_check"] {
+    for name in ["timeouts", "dns_verification", "health_check", "flow_logs"] {
         set_attribute(&mut planned, name, config.get(name).clone());
     }
 
@@ -675,6 +683,8 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
         consumer_alarms::planned_names(&planned, prior.get("endpoint_id").as_str())
     };
     set_attribute(&mut planned, "alarm_names", alarm_names);
+    let flow_log_ids = plan_flow_log_ids(&planned, prior, creating);
+    set_attribute(&mut planned, "flow_log_ids", flow_log_ids);
     if creating {
         for name in CREATED_ATTRIBUTES {
             set_attribute(&mut planned, name, Value::Unknown);
@@ -694,6 +704,27 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
         requires_replace,
         planned_private: request.prior_private,
         diagnostics,
+    }
+}
+
+/// Plans `flow_log_ids`: empty without a `flow_logs` block, unknown while
+/// flow logs will be created or replaced, else the prior IDs. A prior count
+/// that differs from the number of network interfaces means some were
+/// deleted outside Terraform, so they are planned for creation again.
+fn plan_flow_log_ids(planned: &Value, prior: &Value, creating: bool) -> Value {
+    let block = planned.get("flow_logs");
+    if block.is_null() {
+        return Value::List(Vec::new());
+    }
+    let prior_ids = strings(prior.get("flow_log_ids"));
+    let interfaces = strings(prior.get("network_interface_ids"));
+    let unchanged = !creating
+        && !changed(prior, planned, &["flow_logs", "subnet_ids"])
+        && prior_ids.len() == interfaces.len();
+    if unchanged {
+        string_list(&prior_ids)
+    } else {
+        Value::Unknown
     }
 }
 
@@ -1012,6 +1043,8 @@ async fn create(context: &Context, clients: &AwsClients, planned: &Value) -> App
                 model.arguments.recommended_alarms = Value::Null;
             }
             diagnostics.extend(alarm_diagnostics);
+            // Step 5: a flow log on each network interface.
+            diagnostics.extend(put_flow_logs(clients, &mut model, &[]).await);
         }
         Err(diagnostic) => diagnostics.push(diagnostic),
     }
@@ -1340,6 +1373,7 @@ async fn read(
             security_group_id: group_id.to_string(),
             facts: ServiceFacts::from_value(current),
             alarm_names: strings(current.get("alarm_names")),
+            flow_log_ids: strings(current.get("flow_log_ids")),
             ..Model::default()
         };
         return Ok((
@@ -1350,6 +1384,13 @@ async fn read(
     let facts = ServiceFacts::from_value(current);
     let mut model = observe(clients, endpoint, group_id, &prior, &facts).await?;
     model.alarm_names = observe_alarms(clients, &model).await?;
+    let wanted = consumer_flow_logs::settings(&model.arguments.flow_logs);
+    let interfaces = model
+        .endpoint
+        .as_ref()
+        .map(|e| e.network_interface_ids.clone())
+        .unwrap_or_default();
+    model.flow_log_ids = consumer_flow_logs::observe(clients, wanted.as_ref(), &interfaces).await?;
     let warnings = verify(clients, &mut model)
         .await
         .into_iter()
@@ -1422,6 +1463,30 @@ async fn put_alarms(
     let (names, diagnostics) = consumer_alarms::sync(clients, &expected, owned).await;
     model.alarm_names = names;
     diagnostics
+}
+
+/// Makes the flow logs match the model's `flow_logs` block, deleting the
+/// `owned` ones it no longer wants, and records which exist as configured.
+async fn put_flow_logs(
+    clients: &AwsClients,
+    model: &mut Model,
+    owned: &[String],
+) -> Vec<Diagnostic> {
+    let Some(endpoint) = &model.endpoint else {
+        return Vec::new();
+    };
+    let wanted = consumer_flow_logs::settings(&model.arguments.flow_logs);
+    let interfaces = endpoint.network_interface_ids.clone();
+    match consumer_flow_logs::sync(clients, wanted.as_ref(), &interfaces, owned).await {
+        Ok(ids) => {
+            model.flow_log_ids = ids;
+            Vec::new()
+        }
+        Err(diagnostic) => {
+            model.flow_log_ids = owned.to_vec();
+            vec![diagnostic]
+        }
+    }
 }
 
 async fn read_partial(
@@ -1517,6 +1582,7 @@ async fn observe(
         timeouts: prior.timeouts.clone(),
         dns_verification: prior.dns_verification.clone(),
         health_check: prior.health_check.clone(),
+        flow_logs: prior.flow_logs.clone(),
         alarms: prior.alarms.clone(),
         recommended_alarms: prior.recommended_alarms.clone(),
     };
@@ -1528,6 +1594,7 @@ async fn observe(
         facts,
         verification: None,
         alarm_names: Vec::new(),
+        flow_log_ids: Vec::new(),
     })
 }
 
@@ -1701,6 +1768,12 @@ async fn update(
             } else {
                 let owned = consumer_alarms::owned_names(&prior_state);
                 diagnostics.extend(put_alarms(clients, &mut model, &owned, &prior_names).await);
+            }
+            let prior_flow_logs = strings(prior_state.get("flow_log_ids"));
+            if has_errors(&diagnostics) {
+                model.flow_log_ids = prior_flow_logs;
+            } else {
+                diagnostics.extend(put_flow_logs(clients, &mut model, &prior_flow_logs).await);
             }
             if has_errors(&diagnostics) {
                 // The state keeps the prior alarm blocks, because the alarm
@@ -2059,6 +2132,7 @@ async fn delete_all(
     // The alarms go first, so that none is left watching an endpoint that no
     // longer exists should a later step fail.
     consumer_alarms::delete(clients, &consumer_alarms::owned_names(prior_state)).await?;
+    consumer_flow_logs::delete(clients, &strings(prior_state.get("flow_log_ids"))).await?;
 
     if !endpoint_id.is_empty() {
         let interfaces = strings(prior_state.get("network_interface_ids"));
@@ -2284,7 +2358,7 @@ fn upgrade(version: i64, raw_state: &serde_json::Value) -> (Value, Vec<Diagnosti
         set_attribute(&mut state, "wait_for_acceptance", Value::Bool(true));
     }
     // State written before the alarm blocks existed has neither attribute.
-    for name in ["alarm", "alarm_names"] {
+    for name in ["alarm", "alarm_names", "flow_log_ids"] {
         if state.get(name).is_null() {
             set_attribute(&mut state, name, Value::List(Vec::new()));
         }
@@ -2343,6 +2417,7 @@ impl Arguments {
                 blocks => blocks.clone(),
             },
             recommended_alarms: value.get("recommended_alarms").clone(),
+            flow_logs: value.get("flow_logs").clone(),
         })
     }
 }
@@ -2493,6 +2568,8 @@ impl Model {
             ("alarm", alarm_blocks),
             ("recommended_alarms", arguments.recommended_alarms.clone()),
             ("alarm_names", string_list(&self.alarm_names)),
+            ("flow_logs", arguments.flow_logs.clone()),
+            ("flow_log_ids", string_list(&self.flow_log_ids)),
         ]);
         if let Value::Object(attributes) = &mut state {
             match &self.verification {

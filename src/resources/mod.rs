@@ -5,6 +5,7 @@
 
 mod consumer_alarms;
 pub mod consumer_endpoint;
+mod consumer_flow_logs;
 pub mod endpoint_alarm;
 pub mod endpoint_service;
 pub mod policy;
