@@ -143,3 +143,62 @@ fn flow_logs_block_removed() {
     );
     stack.destroy_clean();
 }
+
+#[test]
+fn flow_logs_follow_interfaces() {
+    if support::skipped() {
+        return;
+    }
+    let stack = Stack::new("");
+    stack.configure(&body(&stack, "ALL"));
+    stack.apply_clean();
+
+    // AWS adds a network interface when a subnet is added; moto does not,
+    // so the test makes one and the gateway reports it as the endpoint's.
+    let ec2 = stack.emulator.ec2();
+    let added = block_on(
+        ec2.create_network_interface()
+            .subnet_id(&stack.world.subnet_ids[1])
+            .send(),
+    )
+    .expect("CreateNetworkInterface")
+    .network_interface()
+    .and_then(|i| i.network_interface_id())
+    .expect("interface id")
+    .to_string();
+    stack.gateway.add_rule(json!({
+        "action": "DescribeVpcEndpoints",
+        "then": {"rewrite": [{
+            "pattern": "<networkInterfaceIdSet>",
+            "replacement": format!("<networkInterfaceIdSet><item>{added}</item>"),
+        }]},
+    }));
+    let two_subnets = body(&stack, "ALL").replace(&stack.subnets(&[0]), &stack.subnets(&[0, 1]));
+    stack.configure(&two_subnets);
+    stack.apply_clean();
+    let state = stack.attributes();
+    assert_eq!(ids(&state).len(), 2, "one flow log per interface: {state}");
+    assert_eq!(flow_logs_in_emulator(&stack, &state).len(), 2);
+
+    // The subnet goes again, and with it the interface and its flow log.
+    stack.gateway.clear_rules();
+    stack.configure(&body(&stack, "ALL"));
+    stack.apply_clean();
+    let after = stack.attributes();
+    assert_eq!(ids(&after).len(), 1, "{after}");
+    let left = flow_logs_in_emulator(&stack, &state);
+    assert_eq!(
+        left.len(),
+        1,
+        "the added interface's log must be deleted: {left:?}"
+    );
+
+    stack.workspace.destroy();
+    block_on(
+        ec2.delete_network_interface()
+            .network_interface_id(&added)
+            .send(),
+    )
+    .expect("cleanup");
+    support::assert_vpc_empty(&ec2, &stack.world.vpc_id);
+}

@@ -995,17 +995,34 @@ pub async fn find_flow_logs(
     client: &Client,
     interface_ids: &[String],
 ) -> Result<Vec<FlowLog>, AwsError> {
-    if interface_ids.is_empty() {
+    find_flow_logs_where(client, "resource-id", interface_ids).await
+}
+
+/// Returns those of the given flow logs that still exist.
+pub async fn find_flow_logs_by_id(
+    client: &Client,
+    flow_log_ids: &[String],
+) -> Result<Vec<FlowLog>, AwsError> {
+    find_flow_logs_where(client, "flow-log-id", flow_log_ids).await
+}
+
+async fn find_flow_logs_where(
+    client: &Client,
+    filter_name: &str,
+    values: &[String],
+) -> Result<Vec<FlowLog>, AwsError> {
+    if values.is_empty() {
         return Ok(Vec::new());
     }
     tracing::trace!(
         operation = "DescribeFlowLogs",
-        ?interface_ids,
+        filter_name,
+        ?values,
         "calling AWS"
     );
     let filter = Filter::builder()
-        .name("resource-id")
-        .set_values(Some(interface_ids.to_vec()))
+        .name(filter_name)
+        .set_values(Some(values.to_vec()))
         .build();
     let output = client
         .describe_flow_logs()

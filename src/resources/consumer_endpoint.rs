@@ -1390,7 +1390,9 @@ async fn read(
         .as_ref()
         .map(|e| e.network_interface_ids.clone())
         .unwrap_or_default();
-    model.flow_log_ids = consumer_flow_logs::observe(clients, wanted.as_ref(), &interfaces).await?;
+    let prior_ids = strings(current.get("flow_log_ids"));
+    model.flow_log_ids =
+        consumer_flow_logs::observe(clients, wanted.as_ref(), &interfaces, &prior_ids).await?;
     let warnings = verify(clients, &mut model)
         .await
         .into_iter()

@@ -161,25 +161,37 @@ fn matches(actual: &FlowLog, wanted: &FlowLog) -> bool {
 }
 
 /// Returns the IDs, sorted, of the flow logs on `interface_ids` that match
-/// `wanted`; none without a block.
+/// `wanted`, plus those of `prior_ids` that still exist elsewhere: a flow
+/// log on an interface the endpoint no longer has stays recorded, so that
+/// the next apply deletes it. Without a block, only the latter.
 pub async fn observe(
     clients: &AwsClients,
     wanted: Option<&FlowLog>,
     interface_ids: &[String],
+    prior_ids: &[String],
 ) -> Result<Vec<String>, Diagnostic> {
-    let Some(wanted) = wanted else {
-        return Ok(Vec::new());
+    let read_error =
+        |e: crate::aws::errors::AwsError| flow_log_error("reading the flow logs", &e.to_string());
+    let mut ids: BTreeSet<String> = match wanted {
+        Some(wanted) => ec2::find_flow_logs(&clients.ec2, interface_ids)
+            .await
+            .map_err(read_error)?
+            .iter()
+            .filter(|f| matches(f, wanted))
+            .map(|f| f.id.clone())
+            .collect(),
+        None => BTreeSet::new(),
     };
-    let found = ec2::find_flow_logs(&clients.ec2, interface_ids)
+    let elsewhere = ec2::find_flow_logs_by_id(&clients.ec2, prior_ids)
         .await
-        .map_err(|e| flow_log_error("reading the flow logs", &e.to_string()))?;
-    let mut ids: Vec<String> = found
-        .iter()
-        .filter(|f| matches(f, wanted))
-        .map(|f| f.id.clone())
-        .collect();
-    ids.sort();
-    Ok(ids)
+        .map_err(read_error)?;
+    ids.extend(
+        elsewhere
+            .into_iter()
+            .filter(|f| !interface_ids.contains(&f.interface_id))
+            .map(|f| f.id),
+    );
+    Ok(ids.into_iter().collect())
 }
 
 /// Makes the flow logs match: deletes the `owned` ones that are no longer
