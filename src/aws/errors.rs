@@ -39,7 +39,7 @@ impl AwsError {
         }
     }
 
-    /// An error for one failed item of a batch call, which AWS reports in the
+    /// Builds the error for one failed item of a batch call, which AWS reports in the
     /// response body rather than as a failed request.
     pub fn from_item(operation: &'static str, code: Option<&str>, message: Option<&str>) -> Self {
         AwsError {
@@ -51,7 +51,7 @@ impl AwsError {
         }
     }
 
-    /// Whether AWS says the object does not exist (any `*.NotFound` code).
+    /// Reports whether AWS found no such object (any `*.NotFound` code).
     pub fn is_not_found(&self) -> bool {
         self.code
             .as_deref()
@@ -62,7 +62,7 @@ impl AwsError {
         self.code.as_deref() == Some(code)
     }
 
-    /// Whether AWS asked the caller to slow down.
+    /// Reports whether AWS asked the caller to slow down.
     pub fn is_throttling(&self) -> bool {
         matches!(
             self.code.as_deref(),
@@ -75,7 +75,7 @@ impl AwsError {
         )
     }
 
-    /// Whether the call failed before any AWS answer arrived (network,
+    /// Reports whether the call failed before any AWS response arrived (network,
     /// DNS, TLS or timeout), as opposed to AWS rejecting it.
     pub fn is_unreachable(&self) -> bool {
         self.code.is_none()
@@ -102,8 +102,8 @@ impl fmt::Display for AwsError {
 
 impl std::error::Error for AwsError {}
 
-/// The messages of an error and its sources, joined with ": ", leaving out a
-/// message that only repeats the one before it.
+/// Joins the messages of an error and its sources with ": ", leaving out
+/// a message that only repeats the one before it.
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut messages: Vec<String> = Vec::new();
     let mut current = Some(error);

@@ -140,7 +140,7 @@ struct Arguments {
     wait_for_acceptance: bool,
     expected_service_owner: Option<String>,
     tags: BTreeMap<String, String>,
-    /// Whether `tags` is null rather than an empty map; Terraform tells the
+    /// Whether `tags` is null rather than an empty map. Terraform keeps the
     /// two apart and requires the state to keep the configured one.
     tags_null: bool,
     /// The `timeouts` block, kept as configured.
@@ -186,7 +186,7 @@ struct ServiceFacts {
 /// How far a wait for the endpoint got.
 enum Readiness {
     Available(VpcEndpoint),
-    /// Still waiting for the service owner, and told not to wait.
+    /// Still waiting for the service owner, with `wait_for_acceptance = false`.
     PendingAcceptance(VpcEndpoint),
 }
 
@@ -790,7 +790,8 @@ async fn plan_preflight(
     }
 }
 
-/// The values of a plan that the preflight checks can use: only known ones.
+/// Collects the values of a plan that the preflight checks can use, which
+/// are the known ones.
 fn preflight_request(planned: &Value) -> preflight::Request {
     let known_string = |name: &str| planned.get(name).as_str().map(str::to_string);
     let subnets = planned.get("subnet_ids");
@@ -1923,7 +1924,8 @@ async fn update_rules(
     Ok(())
 }
 
-/// The single modification that takes the endpoint from `current` to `new`.
+/// Builds the single modification that takes the endpoint from `current`
+/// to `new`.
 fn endpoint_changes(
     current: &VpcEndpoint,
     group_id: &str,
@@ -2470,7 +2472,7 @@ fn string_list(items: &[String]) -> Value {
 }
 
 impl Model {
-    /// The state value; every attribute known.
+    /// Builds the state value, with every attribute known.
     fn to_value(&self) -> Value {
         let arguments = &self.arguments;
         let endpoint = self.endpoint.clone().unwrap_or_default();
