@@ -6,23 +6,12 @@
 
 use serde_json::{json, Value};
 
-use crate::support::stack::{Stack, ADDRESS};
+use crate::support::stack::Stack;
 use crate::support::verify_servers::{DnsConfig, DnsServer, HttpsServer};
 use crate::support::{self, block_on};
 
 const SERVICE_NAME: &str = "api.saas-provider.example";
 const HEALTH_NAME: &str = "health.saas-provider.example";
-
-/// The endpoint's attributes in state.
-fn attributes(stack: &Stack) -> Value {
-    let shown = stack.workspace.ok(&["show", "-json"]);
-    let state: Value = serde_json::from_slice(&shown.output.stdout).expect("show -json");
-    state["values"]["root_module"]["resources"]
-        .as_array()
-        .and_then(|resources| resources.iter().find(|r| r["address"] == ADDRESS))
-        .map(|r| r["values"].clone())
-        .unwrap_or_else(|| panic!("{ADDRESS} not in state: {state}"))
-}
 
 /// The private address of the endpoint's first network interface.
 fn interface_address(stack: &Stack) -> String {
@@ -66,14 +55,14 @@ fn api_mode_is_the_default() {
     let stack = Stack::new("");
     stack.configure(&endpoint_body(&stack, ""));
     stack.apply_clean();
-    let state = attributes(&stack);
+    let state = stack.attributes();
     assert_eq!(state["dns_verification_status"], json!("passed"), "{state}");
     assert_eq!(state["health_check_status"], Value::Null);
 
     // Without private DNS there is nothing to verify.
     stack.configure(&endpoint_body(&stack, "  private_dns_enabled = false"));
     stack.apply_clean();
-    let status = &attributes(&stack)["dns_verification_status"];
+    let status = &stack.attributes()["dns_verification_status"];
     assert!(
         status.as_str().unwrap_or_default().starts_with("skipped"),
         "{status}"
@@ -94,7 +83,7 @@ fn resolve_mode_checks_answers() {
     let good = DnsServer::start(&DnsConfig::records(json!({ SERVICE_NAME: address })));
     stack.configure(&endpoint_body(&stack, &dns_block(&good, "error")));
     stack.apply_clean();
-    let state = attributes(&stack);
+    let state = stack.attributes();
     assert_eq!(state["dns_verification_status"], json!("passed"), "{state}");
     assert_eq!(state["dns_addresses"][SERVICE_NAME], json!([address]));
     let queried = good
@@ -122,7 +111,7 @@ fn resolve_mode_checks_answers() {
     stack.configure(&endpoint_body(&stack, &dns_block(&wrong, "warn")));
     let apply = stack.workspace.apply();
     apply.assert_mentions("DNS verification failed");
-    let status = attributes(&stack)["dns_verification_status"].clone();
+    let status = stack.attributes()["dns_verification_status"].clone();
     assert!(
         status.as_str().unwrap_or_default().starts_with("failed"),
         "{status}"
@@ -132,7 +121,7 @@ fn resolve_mode_checks_answers() {
     stack.configure(&endpoint_body(&stack, &dns_block(&good, "error")));
     stack.apply_clean();
     assert_eq!(
-        attributes(&stack)["dns_verification_status"],
+        stack.attributes()["dns_verification_status"],
         json!("passed")
     );
     stack.destroy_clean();
@@ -173,7 +162,7 @@ fn health_check_passes_and_fails() {
         "a header value leaked into the output"
     );
     stack.workspace.assert_plan_empty();
-    assert_eq!(attributes(&stack)["health_check_status"], json!("passed"));
+    assert_eq!(stack.attributes()["health_check_status"], json!("passed"));
     let requests = healthy.requests();
     let sent_key = requests.iter().any(|r| {
         r["headers"].as_array().is_some_and(|h| {
@@ -194,7 +183,7 @@ fn health_check_passes_and_fails() {
     let apply = stack.workspace.apply();
     apply.assert_mentions("Health check failed");
     apply.assert_mentions("503");
-    let status = attributes(&stack)["health_check_status"].clone();
+    let status = stack.attributes()["health_check_status"].clone();
     assert!(
         status.as_str().unwrap_or_default().starts_with("failed"),
         "{status}"
@@ -239,7 +228,7 @@ fn api_mode_failure_and_off_mode() {
     plan.assert_mentions("DNS verification failed");
     plan.assert_mentions("not verified");
     stack.workspace.apply();
-    let status = attributes(&stack)["dns_verification_status"].clone();
+    let status = stack.attributes()["dns_verification_status"].clone();
     assert!(
         status.as_str().unwrap_or_default().starts_with("failed"),
         "{status}"
@@ -248,6 +237,6 @@ fn api_mode_failure_and_off_mode() {
     let off = "  dns_verification {\n    mode = \"off\"\n  }";
     stack.configure(&endpoint_body(&stack, off));
     stack.apply_clean();
-    assert_eq!(attributes(&stack)["dns_verification_status"], json!("off"));
+    assert_eq!(stack.attributes()["dns_verification_status"], json!("off"));
     stack.destroy_clean();
 }

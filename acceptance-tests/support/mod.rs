@@ -103,7 +103,7 @@ impl Emulator {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("moto did not answer on {} within 30 s", self.url);
+        panic!("moto did not respond on {} within 30 s", self.url);
     }
 
     /// Seeds the emulator with a customer VPC, two subnets and an endpoint
@@ -140,13 +140,7 @@ impl Emulator {
 
     /// An EC2 client for inspecting the emulator.
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.url)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .build();
-        aws_sdk_ec2::Client::from_conf(config)
+        ec2_client(&self.url)
     }
 }
 
@@ -155,6 +149,18 @@ impl Drop for Emulator {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
+}
+
+/// Builds an EC2 client with test credentials for the emulator or gateway
+/// at `url`.
+pub fn ec2_client(url: &str) -> aws_sdk_ec2::Client {
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
 }
 
 fn free_port() -> u16 {
@@ -176,7 +182,7 @@ fn http_get_ok(port: u16, path: &str) -> bool {
     response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
 }
 
-/// What `world.py` created.
+/// The objects `world.py` created.
 #[derive(Clone, Debug)]
 pub struct World {
     pub vpc_id: String,
@@ -416,7 +422,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// What the emulator holds in one VPC that plink could have made.
+/// The objects in one VPC that plink could have made.
 #[derive(Debug, Default)]
 pub struct VpcContents {
     /// Endpoints not in state `deleted`, as (id, state).
@@ -486,7 +492,7 @@ pub fn vpc_contents(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> VpcContents {
     })
 }
 
-/// Asserts that the VPC holds nothing a test could have created.
+/// Asserts that the VPC contains nothing a test could have created.
 pub fn assert_vpc_empty(ec2: &aws_sdk_ec2::Client, vpc_id: &str) {
     let contents = vpc_contents(ec2, vpc_id);
     assert!(contents.is_empty(), "VPC {vpc_id} still holds {contents:?}");

@@ -123,7 +123,7 @@ output "state" {{
         self.workspace.assert_plan_empty();
     }
 
-    /// Destroys and checks that the emulator holds nothing of the test's.
+    /// Destroys and checks that the emulator contains nothing of the test's.
     pub fn destroy_clean(&self) {
         self.gateway.clear_rules();
         self.workspace.destroy();
@@ -142,15 +142,7 @@ output "state" {{
     /// An EC2 client that goes through the gateway, so that its changes
     /// pass the gateway's stand-ins for what moto lacks.
     pub fn ec2_via_gateway(&self) -> aws_sdk_ec2::Client {
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new(REGION))
-            .endpoint_url(&self.gateway.url)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .build();
-        aws_sdk_ec2::Client::from_conf(config)
+        super::ec2_client(&self.gateway.url)
     }
 
     /// Makes DescribeVpcEndpoints report `state` for the next `times` calls.

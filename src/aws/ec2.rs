@@ -131,7 +131,8 @@ pub struct Subnet {
     pub availability_zone_id: String,
 }
 
-/// A PrivateLink endpoint service as a consumer sees it.
+/// A PrivateLink endpoint service as DescribeVpcEndpointServices reports it
+/// to a consumer.
 #[derive(Clone, Debug, Default)]
 pub struct EndpointService {
     pub service_id: String,
@@ -740,8 +741,8 @@ pub async fn find_endpoint_service(
         service_name,
         "calling AWS"
     );
-    // The ServiceNames parameter, not a service-name filter: moto answers
-    // that filter with an HTTP 500.
+    // The ServiceNames parameter, not a service-name filter: moto responds
+    // to that filter with an HTTP 500.
     let output = match client
         .describe_vpc_endpoint_services()
         .service_names(service_name)

@@ -25,7 +25,7 @@ use crate::stop::StopSignal;
 use clients::AwsClients;
 use locks::KeyedLocks;
 
-/// What a resource gets to work with: the AWS clients (once the provider is
+/// The resources' working context: the AWS clients (once the provider is
 /// configured), the signal Terraform raises on Ctrl-C, and per-object locks.
 #[derive(Clone)]
 pub struct Context {

@@ -34,7 +34,7 @@ use super::policy;
 use super::preflight;
 use super::timeouts::{self, Timeouts};
 use super::values::{
-    number_set, object, set_attribute, string_entries, string_map, string_set, strings,
+    number_set, object, set_attribute, string_entries, string_list, string_map, string_set, strings,
 };
 use super::verification::{self, Outcome};
 use crate::aws::ec2::{
@@ -662,7 +662,7 @@ async fn plan(context: &Context, request: PlanRequest) -> PlanResponse {
     plan_policy(&mut planned, prior, config, creating);
 
     // Terraform 1.0 proposes the prior value for a single nested block that
-    // the configuration removed; these blocks have nothing computed, so the
+    // the configuration removed. These blocks have nothing computed, so the
     // configuration's value is the plan.
     for name in ["timeouts", "dns_verification", "health_check", "flow_logs"] {
         set_attribute(&mut planned, name, config.get(name).clone());
@@ -738,8 +738,8 @@ const CHECKED_ARGUMENTS: [&str; 5] = [
     "vpc_id",
 ];
 
-/// Runs the preflight checks and plans the facts they learn, so that a
-/// reviewer sees the service owner, its DNS names and the zones in the plan.
+/// Runs the preflight checks and plans the facts they learn, so that the
+/// plan shows reviewers the service owner, its DNS names and the zones in the plan.
 async fn plan_preflight(
     context: &Context,
     planned: &mut Value,
@@ -1240,7 +1240,7 @@ async fn acceptance_instructions(
 }
 
 /// Waits until the endpoint is `available` (or `pendingAcceptance`, when
-/// told not to wait for acceptance). States that will never get there end
+/// `wait_for_acceptance` is false). States that will never get there end
 /// the wait with AWS's reason. A missing endpoint is tolerated for
 /// [`NOT_FOUND_GRACE`], since EC2's reads lag its writes.
 async fn wait_until_ready(
@@ -1568,7 +1568,7 @@ async fn observe(
             .collect(),
         private_dns_enabled: endpoint.private_dns_enabled,
         // moto leaves these out of its responses; keep what was configured
-        // rather than report a change nobody made.
+        // rather than report a change that did not happen.
         ip_address_type: endpoint
             .ip_address_type
             .clone()
@@ -2467,10 +2467,6 @@ impl ServiceFacts {
     }
 }
 
-fn string_list(items: &[String]) -> Value {
-    Value::List(items.iter().map(Value::string).collect())
-}
-
 impl Model {
     /// Builds the state value, with every attribute known.
     fn to_value(&self) -> Value {
@@ -2589,7 +2585,7 @@ impl Model {
     }
 }
 
-/// The sources of the ingress rules: canonical CIDR blocks, then groups.
+/// Lists the sources of the ingress rules: canonical CIDR blocks, then groups.
 fn sources(arguments: &Arguments) -> Vec<Source> {
     let mut sources: Vec<Source> = arguments
         .allowed_cidrs
@@ -2608,7 +2604,7 @@ fn sources(arguments: &Arguments) -> Vec<Source> {
     sources
 }
 
-/// One rule per (port, source) pair.
+/// Builds one rule per (port, source) pair.
 fn desired_rules(arguments: &Arguments) -> Vec<IngressRule> {
     let sources = sources(arguments);
     let mut rules = Vec::with_capacity(arguments.ports.len() * sources.len());
@@ -2627,7 +2623,7 @@ fn rule_description(arguments: &Arguments) -> String {
     truncate(&format!("plink: {}", arguments.service_name), 255)
 }
 
-/// The provider's default tags overlaid with the resource's own.
+/// Overlays the provider's default tags with the resource's own.
 fn merged_tags(clients: &AwsClients, tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut merged = clients.default_tags.clone();
     merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -2665,7 +2661,7 @@ fn managed_group_tags(clients: &AwsClients, arguments: &Arguments) -> BTreeMap<S
     tags
 }
 
-/// A suffix unique enough for names and idempotency tokens: the time in
+/// Builds a suffix unique enough for names and idempotency tokens: the time in
 /// nanoseconds and the process id, in hex.
 fn unique_suffix() -> String {
     let nanos = SystemTime::now()

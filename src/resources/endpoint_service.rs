@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use super::preflight;
-use super::values::{object, string_set, strings};
+use super::values::{object, string_list, string_set, strings};
 use crate::aws::ec2::{self, EndpointService, Subnet};
 use crate::protocol::diagnostics::{AttributePath, Diagnostic};
 use crate::protocol::schema::{Attribute, Block, Schema};
@@ -134,7 +134,6 @@ async fn read(context: &Context, config: &Value) -> Result<Value, Diagnostic> {
 }
 
 fn state_value(config: &Value, service: &EndpointService, subnets: &[Subnet]) -> Value {
-    let list = |items: &[String]| Value::List(items.iter().map(Value::string).collect());
     let dns_names = service
         .private_dns_names
         .iter()
@@ -160,10 +159,13 @@ fn state_value(config: &Value, service: &EndpointService, subnets: &[Subnet]) ->
             "acceptance_required",
             Value::Bool(service.acceptance_required),
         ),
-        ("availability_zones", list(&service.availability_zones)),
+        (
+            "availability_zones",
+            string_list(&service.availability_zones),
+        ),
         (
             "availability_zone_ids",
-            list(&service.availability_zone_ids),
+            string_list(&service.availability_zone_ids),
         ),
         ("private_dns_names", Value::List(dns_names)),
         (

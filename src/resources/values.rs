@@ -17,6 +17,11 @@ where
     Value::Set(strings.into_iter().map(Value::String).collect())
 }
 
+/// Builds a list of strings, keeping their order.
+pub fn string_list(items: &[String]) -> Value {
+    Value::List(items.iter().map(Value::string).collect())
+}
+
 pub fn number_set(items: impl IntoIterator<Item = u16>) -> Value {
     let mut numbers: Vec<u16> = items.into_iter().collect();
     numbers.sort_unstable();
